@@ -1,0 +1,1 @@
+"""The kit's command line: doctor, images, build, test."""

@@ -1,0 +1,116 @@
+"""`./kit` — the front door. Every command prints the raw commands it runs."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from kitcli import checks, doctor, harness, images, layers
+from kitcli.errors import KitError
+from kitcli.settings import Settings, load
+from kitcli.steps import console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Build the sample service down the packaging gradient and prove each layer.")
+
+DistroOpt = Annotated[str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")]
+
+
+def _settings() -> Settings:
+    return load()
+
+
+def _distro(settings: Settings, distro: str | None) -> str:
+    distro = distro or settings.default_distro
+    if distro not in settings.distros:
+        raise KitError(f"--distro {distro} is not a target in kit.toml",
+                       f"use one of {', '.join(settings.distros)} or add it to [targets] distros")
+    return distro
+
+
+@app.command("doctor")
+def doctor_cmd(
+    fix: Annotated[bool, typer.Option("--fix", help="install and start what is missing")] = False,
+) -> None:
+    """Check every host prerequisite; print the exact fix for each missing one."""
+    missing = doctor.report()
+    if missing and fix:
+        doctor.fix(missing)
+        console.print()
+        missing = doctor.report()
+    if missing:
+        console.print(f"\n{len(missing)} missing — run the fix lines above, "
+                      "or `./kit doctor --fix` as root.")
+        raise typer.Exit(1)
+    console.print("\nall prerequisites present")
+
+
+@app.command("images")
+def images_cmd(
+    distro: Annotated[list[str] | None, typer.Option("--distro", help="repeatable; default: all")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", help=f"repeatable; one of {sorted(images.VARIANTS)}")] = None,
+) -> None:
+    """Make the local base images (mmdebstrap + docker import), cached by content hash."""
+    settings = _settings()
+    distros = [_distro(settings, d) for d in distro] if distro else list(settings.distros)
+    start = time.monotonic()
+    refs = images.ensure_all(settings, distros, variant or list(images.VARIANTS))
+    console.print(f"{len(refs)} images ready in {time.monotonic() - start:.1f} s")
+
+
+@app.command("layers")
+def layers_cmd() -> None:
+    """List the layers the kit knows (every directory with a layer.toml)."""
+    for layer in layers.discover().values():
+        console.print(f"[bold]{layer.name:10}[/] {layer.title}  [dim](target: {layer.target_kind}, "
+                      f"{layer.target_image}; scenario {layer.scenario})[/]")
+
+
+@app.command("build")
+def build_cmd(
+    layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
+    distro: DistroOpt = None,
+    version: Annotated[str | None, typer.Option(help="override kit.toml's version")] = None,
+) -> None:
+    """Build one layer's artifact into dist/<layer>/<distro>/<version>/."""
+    settings = _settings()
+    harness.build(settings, layers.get(layer), _distro(settings, distro), version)
+
+
+@app.command("test")
+def test_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="layers to test; default: checks + all layers")] = None,
+    distro: DistroOpt = None,
+    skip_checks: Annotated[bool, typer.Option("--skip-checks", help="skip lint + unit tests")] = False,
+) -> None:
+    """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
+    settings = _settings()
+    d = _distro(settings, distro)
+    start = time.monotonic()
+    if not names and not skip_checks:
+        checks.lint(settings)
+        checks.unit(settings)
+    for name in names or list(layers.discover()):
+        harness.test(settings, layers.get(name), d)
+    console.print(f"[bold green]all passed[/] in {time.monotonic() - start:.0f} s")
+
+
+@app.command("clean")
+def clean_cmd() -> None:
+    """Remove dist/ and the kit's cache dir (base image tars)."""
+    settings = _settings()
+    for path in (harness.DIST, settings.cache_dir):
+        console.print(f"$ rm -rf {path}")
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def main() -> None:
+    try:
+        app(prog_name="kit")
+    except KitError as exc:
+        console.print(f"[bold red]kit:[/] {exc.problem} — [bold]fix:[/] {exc.fix}", soft_wrap=True)
+        sys.exit(2)

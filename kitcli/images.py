@@ -1,0 +1,136 @@
+"""Local base images for targets and builds, made with mmdebstrap + `docker import`
+(no registry is reachable), cached by content hash: the rootfs tar under the cache dir,
+the hash as an image label, so a warm run only inspects images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kitcli.errors import KitError
+from kitcli.settings import Settings
+from kitcli.steps import console, run, step
+
+RECIPE_VERSION = 1  # bump when the way images are made changes
+HASH_LABEL = "org.kit.content-hash"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    packages: tuple[str, ...]
+    repository: str  # the docker repository the image is tagged into
+    tag_suffix: str
+    changes: tuple[str, ...]
+    description: str
+
+
+_SYSTEMD_CHANGES = (
+    'CMD ["/sbin/init"]',
+    "ENV container=docker",
+
+)
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "slim",
+            (),
+            "debian",  # the upstream name, so an unchanged `FROM debian:trixie-slim` works offline
+            "-slim",
+            ('CMD ["bash"]',),
+            "minbase, tagged with the upstream name debian:<distro>-slim",
+        ),
+        Variant(
+            "systemd-python",
+            ("python3", "python3-venv", "systemd", "systemd-sysv", "dbus"),
+            "kit/debian",
+            "-systemd-python",
+            _SYSTEMD_CHANGES,
+            "minbase + python3 + systemd as PID 1 (targets for layers that use the distro Python)",
+        ),
+        Variant(
+            "systemd",
+            ("systemd", "systemd-sysv", "dbus"),
+            "kit/debian",
+            "-systemd",
+            _SYSTEMD_CHANGES,
+            "minbase + systemd as PID 1, NO python (targets for layers that bring their own)",
+        ),
+    )
+}
+
+
+def image_ref(variant: str, distro: str) -> str:
+    v = VARIANTS[variant]
+    return f"{v.repository}:{distro}{v.tag_suffix}"
+
+
+def content_hash(settings: Settings, variant: Variant, distro: str) -> str:
+    recipe = {
+        "recipe": RECIPE_VERSION,
+        "distro": distro,
+        "mirror": settings.mirror,
+        "packages": sorted(variant.packages),
+        "changes": list(variant.changes),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _current_hash(ref: str) -> str | None:
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{HASH_LABEL}"}}}}',
+         ref],
+        capture_output=True, text=True, check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _mmdebstrap(settings: Settings, variant: Variant, distro: str, tar: Path) -> None:
+    tmp = tar.with_suffix(".partial")
+    argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar"]
+    if variant.packages:
+        argv.append("--include=" + ",".join(variant.packages))
+    # dpkg's fsyncs dominate a bootstrap; the result is a tar, so crash-safety buys nothing.
+    argv += ["--dpkgopt=force-unsafe-io", distro, str(tmp), settings.mirror]
+    try:
+        run(argv, fix=f"check that {settings.mirror} is reachable (plain HTTP) and disk is free")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.rename(tar)  # only a complete tar ever carries the final name
+
+
+def ensure(settings: Settings, variant_name: str, distro: str) -> str:
+    """Make sure the image exists and is current; return its reference."""
+    if variant_name not in VARIANTS:
+        raise KitError(f"no image variant {variant_name!r}", f"use one of {sorted(VARIANTS)}")
+    variant = VARIANTS[variant_name]
+    ref = image_ref(variant_name, distro)
+    digest = content_hash(settings, variant, distro)
+    if _current_hash(ref) == digest:
+        console.print(f"  [green]✓[/] {ref} is current [dim](hash {digest}, cached)[/]")
+        return ref
+    with step(f"image {ref} ({variant.description})"):
+        cache = settings.cache_dir / "images"
+        cache.mkdir(parents=True, exist_ok=True)
+        tar = cache / f"{distro}-{variant.name}-{digest}.tar"
+        if tar.exists():
+            console.print(f"  rootfs from cache: {tar}")
+        else:
+            with step(f"mmdebstrap {distro} ({', '.join(variant.packages) or 'minbase'})"):
+                _mmdebstrap(settings, variant, distro, tar)
+        argv = ["docker", "import"]
+        for change in (*variant.changes, f"LABEL {HASH_LABEL}={digest}"):
+            argv += ["--change", change]
+        with step(f"docker import → {ref}"):
+            run([*argv, str(tar), ref], capture=True, fix="check the engine with `./kit doctor` and the message above")
+    return ref
+
+
+def ensure_all(settings: Settings, distros: list[str], variants: list[str]) -> list[str]:
+    return [ensure(settings, v, d) for d in distros for v in variants]

@@ -1,0 +1,102 @@
+"""Layers: each one is a directory with a `layer.toml` naming its builder, its target
+and the facts the shared contract needs. The harness knows no layer by name."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitcli.errors import KitError
+from kitcli.settings import ROOT, Settings
+
+TARGET_KINDS = ("container", "vm")
+SUPERVISORS = ("systemd", "docker")
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: str
+    directory: Path
+    build_command: tuple[str, ...]
+    target_kind: str
+    target_image: str
+    scenario: str
+    contract: dict[str, Any]
+
+    def render(self, settings: Settings, **extra: str) -> dict[str, str]:
+        """The substitutions a layer's strings may use."""
+        return {k: str(v) for k, v in settings.facts().items()} | extra
+
+    def build_argv(self, settings: Settings, *, distro: str, version: str, out: Path) -> list[str]:
+        subs = self.render(settings, distro=distro, version=version, out=str(out))
+        try:
+            return [part.format(**subs) for part in self.build_command]
+        except KeyError as exc:
+            raise KitError(
+                f"{self.directory}/layer.toml: build.command uses unknown placeholder {exc}",
+                f"use only {{{'}, {'.join(sorted(subs))}}}",
+            ) from None
+
+    def contract_facts(self, settings: Settings) -> dict[str, Any]:
+        subs = self.render(settings)
+        return {
+            k: v.format(**subs) if isinstance(v, str) else v for k, v in self.contract.items()
+        }
+
+
+def _require(table: dict[str, Any], key: str, where: Path, kind: type) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise KitError(f"{where}: `{key}` is missing or not a {kind.__name__}",
+                       f"see wheel/layer.toml for a complete example")
+    return value
+
+
+def load_layer(directory: Path) -> Layer:
+    path = directory / "layer.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise KitError(f"{path}: not valid TOML ({exc})", "fix the syntax at that line") from None
+    layer = _require(raw, "layer", path, dict)
+    build = _require(raw, "build", path, dict)
+    target = _require(raw, "target", path, dict)
+    contract = _require(raw, "contract", path, dict)
+    kind = _require(target, "kind", path, str)
+    if kind not in TARGET_KINDS:
+        raise KitError(f"{path}: target.kind = {kind!r} is unknown", f"use one of {TARGET_KINDS}")
+    supervisor = _require(contract, "supervisor", path, str)
+    if supervisor not in SUPERVISORS:
+        raise KitError(f"{path}: contract.supervisor = {supervisor!r} is unknown",
+                       f"use one of {SUPERVISORS}")
+    for key in ("interpreter", "install_root", "config", "data_dir"):
+        _require(contract, key, path, str)
+    return Layer(
+        name=_require(layer, "name", path, str),
+        title=_require(layer, "title", path, str),
+        directory=directory,
+        build_command=tuple(_require(build, "command", path, list)),
+        target_kind=kind,
+        target_image=_require(target, "image", path, str),
+        scenario=_require(target, "scenario", path, str),
+        contract=contract,
+    )
+
+
+def discover(root: Path = ROOT) -> dict[str, Layer]:
+    layers = {}
+    for path in sorted(root.glob("*/layer.toml")):
+        layer = load_layer(path.parent)
+        layers[layer.name] = layer
+    return layers
+
+
+def get(name: str, root: Path = ROOT) -> Layer:
+    layers = discover(root)
+    if name not in layers:
+        known = ", ".join(layers) or "none yet"
+        raise KitError(f"no layer called {name!r}", f"use one of: {known}")
+    return layers[name]

@@ -1,0 +1,3 @@
+from sample_service.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The WSGI application: routes and their handlers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from functools import partial
+from typing import Any
+
+import falcon
+import falcon.media
+import orjson
+
+from sample_service import __version__
+from sample_service.config import Config
+from sample_service.db import Store
+from sample_service.metrics import Metrics
+
+LAYER_ENV = "SAMPLE_SERVICE_LAYER"
+MAX_NAME = 200
+
+
+class MetricsMiddleware:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        route = req.uri_template or "unmatched"
+        status = int(str(resp.status).split()[0]) if resp.status else 200
+        self.metrics.observe(req.method, route, status)
+
+
+class Health:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class Ready:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self.store.ping():
+            resp.media = {"status": "ready"}
+        else:
+            resp.status = falcon.HTTP_503
+            resp.media = {"status": "database unavailable"}
+
+
+class Version:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {
+            "version": __version__,
+            "python": platform.python_version(),
+            "executable": sys.executable,
+            "layer": os.environ.get(LAYER_ENV, "unknown"),
+        }
+
+
+class MetricsResource:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        resp.text = self.metrics.render(__version__)
+
+
+class Items:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"items": self.store.list()}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = req.get_media(default_when_empty=None)
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+            raise falcon.HTTPBadRequest(
+                title="invalid item",
+                description=f'send JSON {{"name": "<1..{MAX_NAME} characters>"}}',
+            )
+        resp.status = falcon.HTTP_201
+        item = self.store.add(name)
+        resp.location = f"/items/{item['id']}"
+        resp.media = item
+
+
+class Item:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
+        item = self.store.get(item_id)
+        if item is None:
+            raise falcon.HTTPNotFound(title="no such item")
+        resp.media = item
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
+        if not self.store.delete(item_id):
+            raise falcon.HTTPNotFound(title="no such item")
+        resp.status = falcon.HTTP_204
+
+
+def _json_handlers() -> dict[str, falcon.media.BaseHandler]:
+    handler = falcon.media.JSONHandler(
+        dumps=partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS),  # type: ignore[arg-type]
+        loads=orjson.loads,
+    )
+    return {falcon.MEDIA_JSON: handler}
+
+
+def create_app(config: Config, metrics: Metrics | None = None) -> falcon.App:
+    """Build the app. The caller must have run Store.init() on the data dir."""
+    store = Store(config.db_path)
+    metrics = metrics or Metrics()
+    app = falcon.App(middleware=[MetricsMiddleware(metrics)])
+    handlers = _json_handlers()
+    app.req_options.media_handlers.update(handlers)
+    app.resp_options.media_handlers.update(handlers)
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(store))
+    app.add_route("/version", Version())
+    app.add_route("/metrics", MetricsResource(metrics))
+    app.add_route("/items", Items(store))
+    app.add_route("/items/{item_id:int}", Item(store))
+    return app
