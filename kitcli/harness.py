@@ -54,8 +54,10 @@ def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
         "kit_root": str(ROOT),
         "kit_image": images.image_ref(layer.target_image, distro),
         "kit_instance": f"kit-{layer.name}-{distro}",
+        "kit_version": settings.version,
         "kit_artifact_dir": str(out_dir(layer, distro, settings.version)),
         "kit_next_artifact_dir": str(out_dir(layer, distro, settings.next_version)),
+        "kit_upgrade_playbook": str(ANSIBLE / "molecule" / layer.scenario / "converge.yml"),
         "kit_service": settings.facts(),
         "kit_contract": layer.contract_facts(settings),
     }

@@ -1,0 +1,53 @@
+"""The shared contract: every layer's installed service must pass it.
+
+Run by molecule's verify step, or by hand against any host:
+    pytest tests/contract --hosts=docker://kit-wheel-trixie --kit-vars dist/wheel/trixie/kit-vars.json
+(`./kit build LAYER` / `./kit test LAYER` write kit-vars.json: kit.toml's facts + the layer's.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from supervisors import Systemd, for_target
+from target import Target
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--kit-vars", default=os.environ.get("KIT_VARS"),
+                     help="the layer's kit-vars.json (default: $KIT_VARS)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The upgrade check changes the installed version, so it always runs last.
+    items.sort(key=lambda item: item.get_closest_marker("upgrade") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "upgrade: changes the installed version; runs last")
+
+
+@pytest.fixture(scope="session")
+def kit(request: pytest.FixtureRequest) -> dict[str, Any]:
+    path = request.config.getoption("--kit-vars")
+    if not path:
+        raise pytest.UsageError(
+            "no --kit-vars given — fix: pass --kit-vars dist/<layer>/<distro>/kit-vars.json "
+            "(written by `./kit build LAYER`) or set KIT_VARS"
+        )
+    data: dict[str, Any] = json.loads(Path(path).read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def target(host: Any, kit: dict[str, Any]) -> Target:
+    return Target(host, kit)
+
+
+@pytest.fixture(scope="module")
+def supervisor(host: Any, kit: dict[str, Any]) -> Systemd:
+    return for_target(kit["kit_contract"]["supervisor"], host, kit["kit_service"]["name"])

@@ -1,0 +1,137 @@
+"""Runs ON the target, under the layer's own interpreter (every layer ships one), so the
+contract needs no coreutils, procps or curl there. Prints one JSON document.
+Usage: python3 probe.py COMMAND ARGS... (the contract passes this file's source via -c)."""
+
+import glob
+import json
+import os
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+
+def stat_paths(*paths):
+    out = {}
+    for p in paths:
+        try:
+            st = os.lstat(p)
+            out[p] = {"uid": st.st_uid, "gid": st.st_gid, "mode": stat.S_IMODE(st.st_mode),
+                      "dir": stat.S_ISDIR(st.st_mode), "exists": True}
+        except FileNotFoundError:
+            out[p] = {"exists": False}
+    return out
+
+
+def procs():
+    out = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        out.append({"pid": int(d[6:]), "ppid": int(fields["PPid"]),
+                    "uid": int(fields["Uid"].split()[0]), "gid": int(fields["Gid"].split()[0]),
+                    "cmd": cmd})
+    return out
+
+
+def listening(port):
+    port_hex = "%04X" % int(port)
+    found = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[1].endswith(":" + port_hex) and cols[3] == "0A":
+                found.append(name)
+    return found
+
+
+def http(method, url, body=None):
+    data = body.encode() if body is not None else None
+    req = urllib.request.Request(url, method=method, data=data,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return {"status": resp.status, "body": resp.read().decode()}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "body": exc.read().decode()}
+    except OSError as exc:
+        return {"status": 0, "body": str(exc)}
+
+
+def _files(root):
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            yield os.path.join(dirpath, name)
+
+
+def tree(root, *needles):
+    """Facts about an installed tree: writable entries, build paths, compilers, ELFs, pyc."""
+    res = {"writable": [], "needles": [], "compilers": [], "elf": [], "py_without_pyc": []}
+    import importlib.util
+
+    compilers = {"gcc", "cc", "c++", "g++", "clang", "clang++", "x86_64-linux-gnu-gcc",
+                 "aarch64-linux-gnu-gcc"}
+    raw_needles = [n.encode() for n in needles if n]
+    for path in _files(root):
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        res["writable"].append([path, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)])
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        base = os.path.basename(path)
+        if base in compilers:
+            res["compilers"].append(path)
+        with open(path, "rb") as f:
+            head = f.read(4)
+            rest = f.read() if st.st_size < 64 * 1024 * 1024 else b""
+        blob = head + rest
+        if head == b"\x7fELF":
+            res["elf"].append(path)
+        for n in raw_needles:
+            if n in blob:
+                res["needles"].append([path, n.decode()])
+        if path.endswith(".py") and "site-packages" in path:
+            cached = importlib.util.cache_from_source(path)
+            if not os.path.exists(cached):
+                res["py_without_pyc"].append(path)
+    return res
+
+
+def ldd(*paths):
+    """Unresolved libraries per ELF, via the dynamic loader itself (works without ldd)."""
+    loaders = sorted(glob.glob("/lib64/ld-linux*.so*") + glob.glob("/lib/ld-linux*.so*"))
+    if not loaders:
+        return {"error": "no dynamic loader found"}
+    bad = {}
+    for p in paths:
+        proc = subprocess.run([loaders[0], "--list", p], capture_output=True, text=True)
+        missing = [line.strip() for line in proc.stdout.splitlines() if "not found" in line]
+        if missing:
+            bad[p] = missing
+    return bad
+
+
+def files(directory):
+    try:
+        return sorted(os.listdir(directory))
+    except OSError as exc:
+        return {"error": str(exc)}
+
+
+COMMANDS = {"stat": stat_paths, "procs": procs, "listening": listening, "http": http,
+            "tree": tree, "ldd": ldd, "files": files}
+
+if __name__ == "__main__":
+    print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))
