@@ -29,8 +29,10 @@ def service_venv(settings: Settings) -> Path:
     with step("service venv (hash-pinned requirements-dev.lock)"):
         run([sys.executable, "-m", "venv", "--clear", str(SERVICE_VENV)])
         pip = str(SERVICE_VENV / "bin" / "pip")
-        run([pip, "install", "-q", "--require-hashes", "-r", str(locks[0])],
-            fix="check that PyPI is reachable (pip honours PIP_CERT / PIP_INDEX_URL)")
+        run(
+            [pip, "install", "-q", "--require-hashes", "-r", str(locks[0])],
+            fix="check that PyPI is reachable (pip honours PIP_CERT / PIP_INDEX_URL)",
+        )
         run([pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(settings.source)])
         stamp.write_text(digest)
     return SERVICE_VENV
@@ -40,27 +42,49 @@ def lint(settings: Settings) -> None:
     with step("lint"):
         py_dirs = ["kitcli", "tests", str(settings.source.relative_to(ROOT))]
         run([_tool("ruff"), "check", *py_dirs], cwd=ROOT, fix="run `ruff check --fix` and review")
-        run([_tool("ruff"), "format", "--check", *py_dirs], cwd=ROOT,
-            fix="run `.kit/venv/bin/ruff format` on the files it names")
+        run(
+            [_tool("ruff"), "format", "--check", *py_dirs],
+            cwd=ROOT,
+            fix="run `.kit/venv/bin/ruff format` on the files it names",
+        )
         venv = service_venv(settings)
         run([_tool("mypy"), "--strict", "kitcli"], cwd=ROOT, fix="fix the typing errors named")
-        run([_tool("mypy"), "--python-executable", str(venv / "bin" / "python"),
-             str(settings.source / "src")], cwd=ROOT, fix="fix the typing errors named")
+        run(
+            [
+                _tool("mypy"),
+                "--config-file",
+                str(settings.source / "pyproject.toml"),
+                "--python-executable",
+                str(venv / "bin" / "python"),
+                str(settings.source / "src"),
+            ],
+            cwd=ROOT,
+            fix="fix the typing errors named",
+        )
         run([_tool("shellcheck"), *SHELL_SCRIPTS], cwd=ROOT, fix="fix the findings named")
         run([_tool("yamllint"), "--strict", "ansible"], cwd=ROOT, fix="fix the findings named")
         env = {"ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg")}
-        run([_tool("ansible-lint"), "--offline"], cwd=ROOT / "ansible", env=env,
-            fix="fix the findings named")
+        run(
+            [_tool("ansible-lint"), "--offline"],
+            cwd=ROOT / "ansible",
+            env=env,
+            fix="fix the findings named",
+        )
 
 
 def unit(settings: Settings) -> None:
     venv = service_venv(settings)
     with step("service unit tests"):
-        run([str(venv / "bin" / "pytest"), "-q"], cwd=settings.source,
-            fix="the failing test's output above says what broke")
+        run(
+            [str(venv / "bin" / "pytest"), "-q"],
+            cwd=settings.source,
+            fix="the failing test's output above says what broke",
+        )
     with step("kit tests"):
         env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-        run([sys.executable, "-m", "pytest", "-q", "tests/kit"], cwd=ROOT, env=env,
-            fix="the failing test's output above says what broke")
-
-
+        run(
+            [sys.executable, "-m", "pytest", "-q", "tests/kit"],
+            cwd=ROOT,
+            env=env,
+            fix="the failing test's output above says what broke",
+        )

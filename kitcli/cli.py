@@ -14,10 +14,16 @@ from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Build the sample service down the packaging gradient and prove each layer.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Build the sample service down the packaging gradient and prove each layer.",
+)
 
-DistroOpt = Annotated[str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")]
+DistroOpt = Annotated[
+    str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")
+]
 
 
 def _settings() -> Settings:
@@ -27,8 +33,10 @@ def _settings() -> Settings:
 def _distro(settings: Settings, distro: str | None) -> str:
     distro = distro or settings.default_distro
     if distro not in settings.distros:
-        raise KitError(f"--distro {distro} is not a target in kit.toml",
-                       f"use one of {', '.join(settings.distros)} or add it to [targets] distros")
+        raise KitError(
+            f"--distro {distro} is not a target in kit.toml",
+            f"use one of {', '.join(settings.distros)} or add it to [targets] distros",
+        )
     return distro
 
 
@@ -43,16 +51,22 @@ def doctor_cmd(
         console.print()
         missing = doctor.report()
     if missing:
-        console.print(f"\n{len(missing)} missing — run the fix lines above, "
-                      "or `./kit doctor --fix` as root.")
+        console.print(
+            f"\n{len(missing)} missing — run the fix lines above, or `./kit doctor --fix` as root."
+        )
         raise typer.Exit(1)
     console.print("\nall prerequisites present")
 
 
 @app.command("images")
 def images_cmd(
-    distro: Annotated[list[str] | None, typer.Option("--distro", help="repeatable; default: all")] = None,
-    variant: Annotated[list[str] | None, typer.Option("--variant", help=f"repeatable; one of {sorted(images.VARIANTS)}")] = None,
+    distro: Annotated[
+        list[str] | None, typer.Option("--distro", help="repeatable; default: all")
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help=f"repeatable; one of {sorted(images.VARIANTS)}"),
+    ] = None,
 ) -> None:
     """Make the local base images (mmdebstrap + docker import), cached by content hash."""
     settings = _settings()
@@ -66,8 +80,10 @@ def images_cmd(
 def layers_cmd() -> None:
     """List the layers the kit knows (every directory with a layer.toml)."""
     for layer in layers.discover().values():
-        console.print(f"[bold]{layer.name:10}[/] {layer.title}  [dim](target: {layer.target_kind}, "
-                      f"{layer.target_image}; scenario {layer.scenario})[/]")
+        console.print(
+            f"[bold]{layer.name:10}[/] {layer.title}  [dim](target: {layer.target_kind}, "
+            f"{layer.target_image}; scenario {layer.scenario})[/]"
+        )
 
 
 @app.command("build")
@@ -83,9 +99,13 @@ def build_cmd(
 
 @app.command("test")
 def test_cmd(
-    names: Annotated[list[str] | None, typer.Argument(help="layers to test; default: checks + all layers")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="layers to test; default: checks + all layers")
+    ] = None,
     distro: DistroOpt = None,
-    skip_checks: Annotated[bool, typer.Option("--skip-checks", help="skip lint + unit tests")] = False,
+    skip_checks: Annotated[
+        bool, typer.Option("--skip-checks", help="skip lint + unit tests")
+    ] = False,
 ) -> None:
     """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
     settings = _settings()

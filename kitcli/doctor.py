@@ -24,8 +24,13 @@ def _has(cmd: str) -> Callable[[], bool]:
 def docker_running() -> bool:
     if shutil.which("docker") is None:
         return False
-    proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                          capture_output=True, text=True, check=False, timeout=30)
+    proc = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     return proc.returncode == 0
 
 
@@ -50,25 +55,58 @@ class Prereq:
 
 
 PREREQS: tuple[Prereq, ...] = (
-    Prereq("docker engine (running)", "every container target, `kit images`",
-           docker_running, ("docker.io",),
-           f"apt-get install -y docker.io && (dockerd >{DOCKERD_LOG} 2>&1 &)"),
-    Prereq("mmdebstrap", "`kit images`, VM and Pi images", _has("mmdebstrap"),
-           ("mmdebstrap",), "apt-get install -y mmdebstrap"),
-    Prereq("qemu-system-x86_64", "packer VM image (TCG)", _has("qemu-system-x86_64"),
-           ("qemu-system-x86", "qemu-utils"), "apt-get install -y qemu-system-x86 qemu-utils"),
-    Prereq("qemu-system-aarch64", "booting the Pi image", _has("qemu-system-aarch64"),
-           ("qemu-system-arm",), "apt-get install -y qemu-system-arm"),
-    Prereq("qemu-user-static + arm64 binfmt", "building arm64 (Pi) images", _binfmt_arm64,
-           ("qemu-user-static", "binfmt-support"),
-           "apt-get install -y qemu-user-static binfmt-support && "
-           "(mountpoint -q /proc/sys/fs/binfmt_misc || "
-           "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc) && "
-           "update-binfmts --enable qemu-aarch64"),
-    Prereq("dh-virtualenv", "deb/ (inside the build container; also handy on the host)",
-           _has("dh_virtualenv"), ("dh-virtualenv",), "apt-get install -y dh-virtualenv"),
-    Prereq("rpm + rpmbuild", "rpm/", lambda: bool(shutil.which("rpm") and shutil.which("rpmbuild")),
-           ("rpm",), "apt-get install -y rpm"),
+    Prereq(
+        "docker engine (running)",
+        "every container target, `kit images`",
+        docker_running,
+        ("docker.io",),
+        f"apt-get install -y docker.io && (dockerd >{DOCKERD_LOG} 2>&1 &)",
+    ),
+    Prereq(
+        "mmdebstrap",
+        "`kit images`, VM and Pi images",
+        _has("mmdebstrap"),
+        ("mmdebstrap",),
+        "apt-get install -y mmdebstrap",
+    ),
+    Prereq(
+        "qemu-system-x86_64",
+        "packer VM image (TCG)",
+        _has("qemu-system-x86_64"),
+        ("qemu-system-x86", "qemu-utils"),
+        "apt-get install -y qemu-system-x86 qemu-utils",
+    ),
+    Prereq(
+        "qemu-system-aarch64",
+        "booting the Pi image",
+        _has("qemu-system-aarch64"),
+        ("qemu-system-arm",),
+        "apt-get install -y qemu-system-arm",
+    ),
+    Prereq(
+        "qemu-user-static + arm64 binfmt",
+        "building arm64 (Pi) images",
+        _binfmt_arm64,
+        ("qemu-user-static", "binfmt-support"),
+        "apt-get install -y qemu-user-static binfmt-support && "
+        "(mountpoint -q /proc/sys/fs/binfmt_misc || "
+        "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc) && "
+        "update-binfmts --enable qemu-aarch64",
+    ),
+    Prereq(
+        "dh-virtualenv",
+        "deb/ (inside the build container; also handy on the host)",
+        _has("dh_virtualenv"),
+        ("dh-virtualenv",),
+        "apt-get install -y dh-virtualenv",
+    ),
+    Prereq(
+        "rpm + rpmbuild",
+        "rpm/",
+        lambda: bool(shutil.which("rpm") and shutil.which("rpmbuild")),
+        ("rpm",),
+        "apt-get install -y rpm",
+    ),
     Prereq("packer", "packer/", _has("packer"), ("packer",), "apt-get install -y packer"),
     Prereq("ruby", "omnibus/", _has("ruby"), ("ruby",), "apt-get install -y ruby"),
 )
@@ -82,8 +120,9 @@ def report() -> list[Prereq]:
             console.print(f"[green]✓[/] {p.name}")
         else:
             missing.append(p)
-            console.print(f"[red]✗[/] {p.name} [dim](needed for {p.needed_for})[/]\n"
-                          f"    fix: [bold]{p.fix}[/]")
+            console.print(
+                f"[red]✗[/] {p.name} [dim](needed for {p.needed_for})[/]\n    fix: [bold]{p.fix}[/]"
+            )
     return missing
 
 
@@ -97,8 +136,9 @@ def start_dockerd(timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while not docker_running():
             if time.monotonic() > deadline:
-                raise KitError(f"dockerd did not answer within {timeout:.0f} s",
-                               f"read {DOCKERD_LOG}")
+                raise KitError(
+                    f"dockerd did not answer within {timeout:.0f} s", f"read {DOCKERD_LOG}"
+                )
             time.sleep(1)
 
 
@@ -112,21 +152,32 @@ def enable_binfmt() -> None:
 
 def fix(missing: list[Prereq]) -> None:
     if os.geteuid() != 0:
-        raise KitError("`kit doctor --fix` installs packages and starts dockerd, so it needs root",
-                       "run `sudo ./kit doctor --fix`, or run the fix lines above yourself")
+        raise KitError(
+            "`kit doctor --fix` installs packages and starts dockerd, so it needs root",
+            "run `sudo ./kit doctor --fix`, or run the fix lines above yourself",
+        )
     packages = sorted({pkg for p in missing for pkg in p.apt if not _apt_installed(pkg)})
     if packages:
         with step(f"apt-get install {' '.join(packages)}"):
             env = {"DEBIAN_FRONTEND": "noninteractive"}
-            run(["apt-get", "update", "-q"], env=env, capture=True,
-                fix="check the apt sources and the network to the Debian mirror")
-            run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], env=env,
-                capture=True, fix="read apt's message; free disk space if it is full")
+            run(
+                ["apt-get", "update", "-q"],
+                env=env,
+                capture=True,
+                fix="check the apt sources and the network to the Debian mirror",
+            )
+            run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+                env=env,
+                capture=True,
+                fix="read apt's message; free disk space if it is full",
+            )
     start_dockerd()
     enable_binfmt()
 
 
 def _apt_installed(pkg: str) -> bool:
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True, check=False
+    )
     return proc.stdout.strip() == "install ok installed"

@@ -39,10 +39,14 @@ def build(settings: Settings, layer: Layer, distro: str, version: str | None = N
         run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Build")
         artifacts = sorted(p for p in out.iterdir() if p.is_file())
         if not artifacts:
-            raise KitError(f"the {layer.name} build left nothing in {out}",
-                           f"make {layer.directory.name}'s build write its artifact to --out")
+            raise KitError(
+                f"the {layer.name} build left nothing in {out}",
+                f"make {layer.directory.name}'s build write its artifact to --out",
+            )
         for a in artifacts:
-            console.print(f"  artifact {a.relative_to(ROOT)} [dim]({a.stat().st_size / 1e6:.1f} MB)[/]")
+            console.print(
+                f"  artifact {a.relative_to(ROOT)} [dim]({a.stat().st_size / 1e6:.1f} MB)[/]"
+            )
     return out
 
 
@@ -83,7 +87,10 @@ def test(settings: Settings, layer: Layer, distro: str, *, build_first: bool = T
             "PY_COLORS": "1",
         }
         with step(f"molecule test -s {layer.scenario}"):
-            run(["molecule", "test", "-s", layer.scenario], cwd=ANSIBLE, env=env,
+            run(
+                ["molecule", "test", "-s", layer.scenario],
+                cwd=ANSIBLE,
+                env=env,
                 fix=f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
-                f"`molecule verify -s {layer.scenario}` to look at the target")
-
+                f"`molecule verify -s {layer.scenario}` to look at the target",
+            )

@@ -31,7 +31,6 @@ class Variant:
 _SYSTEMD_CHANGES = (
     'CMD ["/sbin/init"]',
     "ENV container=docker",
-
 )
 
 VARIANTS: dict[str, Variant] = {
@@ -83,9 +82,17 @@ def content_hash(settings: Settings, variant: Variant, distro: str) -> str:
 
 def _current_hash(ref: str) -> str | None:
     proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{HASH_LABEL}"}}}}',
-         ref],
-        capture_output=True, text=True, check=False,
+        [
+            "docker",
+            "image",
+            "inspect",
+            "--format",
+            f'{{{{index .Config.Labels "{HASH_LABEL}"}}}}',
+            ref,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return proc.stdout.strip() if proc.returncode == 0 else None
 
@@ -128,7 +135,11 @@ def ensure(settings: Settings, variant_name: str, distro: str) -> str:
         for change in (*variant.changes, f"LABEL {HASH_LABEL}={digest}"):
             argv += ["--change", change]
         with step(f"docker import → {ref}"):
-            run([*argv, str(tar), ref], capture=True, fix="check the engine with `./kit doctor` and the message above")
+            run(
+                [*argv, str(tar), ref],
+                capture=True,
+                fix="check the engine with `./kit doctor` and the message above",
+            )
     return ref
 
 

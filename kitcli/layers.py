@@ -42,16 +42,16 @@ class Layer:
 
     def contract_facts(self, settings: Settings) -> dict[str, Any]:
         subs = self.render(settings)
-        return {
-            k: v.format(**subs) if isinstance(v, str) else v for k, v in self.contract.items()
-        }
+        return {k: v.format(**subs) if isinstance(v, str) else v for k, v in self.contract.items()}
 
 
 def _require(table: dict[str, Any], key: str, where: Path, kind: type) -> Any:
     value = table.get(key)
     if not isinstance(value, kind):
-        raise KitError(f"{where}: `{key}` is missing or not a {kind.__name__}",
-                       f"see wheel/layer.toml for a complete example")
+        raise KitError(
+            f"{where}: `{key}` is missing or not a {kind.__name__}",
+            "see wheel/layer.toml for a complete example",
+        )
     return value
 
 
@@ -70,8 +70,9 @@ def load_layer(directory: Path) -> Layer:
         raise KitError(f"{path}: target.kind = {kind!r} is unknown", f"use one of {TARGET_KINDS}")
     supervisor = _require(contract, "supervisor", path, str)
     if supervisor not in SUPERVISORS:
-        raise KitError(f"{path}: contract.supervisor = {supervisor!r} is unknown",
-                       f"use one of {SUPERVISORS}")
+        raise KitError(
+            f"{path}: contract.supervisor = {supervisor!r} is unknown", f"use one of {SUPERVISORS}"
+        )
     for key in ("interpreter", "install_root", "config", "data_dir"):
         _require(contract, key, path, str)
     return Layer(

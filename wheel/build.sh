@@ -66,8 +66,9 @@ python3 -m pip download -q --disable-pip-version-check --require-hashes --only-b
   -r "$source_dir/requirements.lock" -d "$work/wheelhouse"
 
 step "write install.txt (the lock + the service wheel's own hash)"
-app_whl="$(cd "$work/wheelhouse" && ls ./*.whl | grep -i "^./${name//-/_}-$version-")"
-app_hash="$(sha256sum "$work/wheelhouse/$app_whl" | cut -d' ' -f1)"
+app_whls=("$work/wheelhouse/${name//-/_}-$version-"*.whl)
+[ -f "${app_whls[0]}" ] || { echo "build.sh: the service wheel ${name//-/_}-$version-*.whl was not built — fix: check --name matches pyproject's name" >&2; exit 1; }
+app_hash="$(sha256sum "${app_whls[0]}" | cut -d' ' -f1)"
 { cat "$source_dir/requirements.lock"; echo "${name}==${version} --hash=sha256:${app_hash}"; } >"$work/install.txt"
 
 tarball="$out/${name}-${version}-${distro}-${arch}.wheelhouse.tar.gz"
@@ -75,4 +76,5 @@ step "pack $tarball"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH:-0}" \
   -C "$work" -czf "$tarball" wheelhouse install.txt
 (cd "$out" && sha256sum "$(basename "$tarball")" >"$(basename "$tarball").sha256")
-step "done: $(du -h "$tarball" | cut -f1) ($(ls "$work/wheelhouse" | wc -l) wheels)"
+wheels=("$work/wheelhouse/"*.whl)
+step "done: $(du -h "$tarball" | cut -f1) (${#wheels[@]} wheels)"

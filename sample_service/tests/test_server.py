@@ -83,8 +83,12 @@ def test_data_survives_restart(write_config) -> None:
     config = write_config(port=port)
     with running(config, port) as proc:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("POST", "/items", body=json.dumps({"name": "kept"}),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/items",
+            body=json.dumps({"name": "kept"}),
+            headers={"Content-Type": "application/json"},
+        )
         item_id = json.loads(conn.getresponse().read())["id"]
         conn.close()
         proc.send_signal(signal.SIGTERM)

@@ -1,7 +1,8 @@
 """The shared contract: every layer's installed service must pass it.
 
 Run by molecule's verify step, or by hand against any host:
-    pytest tests/contract --hosts=docker://kit-wheel-trixie --kit-vars dist/wheel/trixie/kit-vars.json
+    pytest tests/contract --hosts=docker://kit-wheel-trixie \
+        --kit-vars dist/wheel/trixie/kit-vars.json
 (`./kit build LAYER` / `./kit test LAYER` write kit-vars.json: kit.toml's facts + the layer's.)
 """
 
@@ -13,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from supervisors import Systemd, for_target
 from target import Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--kit-vars", default=os.environ.get("KIT_VARS"),
-                     help="the layer's kit-vars.json (default: $KIT_VARS)")
+    parser.addoption(
+        "--kit-vars",
+        default=os.environ.get("KIT_VARS"),
+        help="the layer's kit-vars.json (default: $KIT_VARS)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,8 +17,13 @@ def stat_paths(*paths):
     for p in paths:
         try:
             st = os.lstat(p)
-            out[p] = {"uid": st.st_uid, "gid": st.st_gid, "mode": stat.S_IMODE(st.st_mode),
-                      "dir": stat.S_ISDIR(st.st_mode), "exists": True}
+            out[p] = {
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+                "mode": stat.S_IMODE(st.st_mode),
+                "dir": stat.S_ISDIR(st.st_mode),
+                "exists": True,
+            }
         except FileNotFoundError:
             out[p] = {"exists": False}
     return out
@@ -34,14 +39,20 @@ def procs():
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        out.append({"pid": int(d[6:]), "ppid": int(fields["PPid"]),
-                    "uid": int(fields["Uid"].split()[0]), "gid": int(fields["Gid"].split()[0]),
-                    "cmd": cmd})
+        out.append(
+            {
+                "pid": int(d[6:]),
+                "ppid": int(fields["PPid"]),
+                "uid": int(fields["Uid"].split()[0]),
+                "gid": int(fields["Gid"].split()[0]),
+                "cmd": cmd,
+            }
+        )
     return out
 
 
 def listening(port):
-    port_hex = "%04X" % int(port)
+    port_hex = f"{int(port):04X}"
     found = []
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -58,8 +69,9 @@ def listening(port):
 
 def http(method, url, body=None):
     data = body.encode() if body is not None else None
-    req = urllib.request.Request(url, method=method, data=data,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, method=method, data=data, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return {"status": resp.status, "body": resp.read().decode()}
@@ -80,8 +92,16 @@ def tree(root, *needles):
     res = {"writable": [], "needles": [], "compilers": [], "elf": [], "py_without_pyc": []}
     import importlib.util
 
-    compilers = {"gcc", "cc", "c++", "g++", "clang", "clang++", "x86_64-linux-gnu-gcc",
-                 "aarch64-linux-gnu-gcc"}
+    compilers = {
+        "gcc",
+        "cc",
+        "c++",
+        "g++",
+        "clang",
+        "clang++",
+        "x86_64-linux-gnu-gcc",
+        "aarch64-linux-gnu-gcc",
+    }
     raw_needles = [n.encode() for n in needles if n]
     for path in _files(root):
         st = os.lstat(path)
@@ -130,8 +150,15 @@ def files(directory):
         return {"error": str(exc)}
 
 
-COMMANDS = {"stat": stat_paths, "procs": procs, "listening": listening, "http": http,
-            "tree": tree, "ldd": ldd, "files": files}
+COMMANDS = {
+    "stat": stat_paths,
+    "procs": procs,
+    "listening": listening,
+    "http": http,
+    "tree": tree,
+    "ldd": ldd,
+    "files": files,
+}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

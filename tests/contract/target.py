@@ -27,8 +27,12 @@ class Target:
 
     def probe(self, command: str, *args: str) -> Any:
         out = self.host.run(
-            " ".join(["%s"] * (4 + len(args))), self.contract["interpreter"], "-c", PROBE,
-            command, *args,
+            " ".join(["%s"] * (4 + len(args))),
+            self.contract["interpreter"],
+            "-c",
+            PROBE,
+            command,
+            *args,
         )
         assert out.rc == 0, f"probe {command} failed on the target: {out.stderr.strip()}"
         return json.loads(out.stdout)

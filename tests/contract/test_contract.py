@@ -6,8 +6,10 @@ import uuid
 from typing import Any
 
 import pytest
+
 from supervisors import Systemd
 from target import Target
+
 
 def _service_procs(target: Target, main_pid: int) -> list[dict[str, Any]]:
     """The main process and all its descendants (e.g. gunicorn's workers)."""
@@ -108,8 +110,11 @@ def tree(target: Target, kit: dict[str, Any]) -> dict[str, Any]:
 
 def test_install_tree_not_writable_by_service(target: Target, tree: dict[str, Any]) -> None:
     svc = target.service
-    bad = [p for p, uid, gid, mode in tree["writable"]
-           if _writable_by({"uid": uid, "gid": gid, "mode": mode}, svc["uid"], svc["gid"])]
+    bad = [
+        p
+        for p, uid, gid, mode in tree["writable"]
+        if _writable_by({"uid": uid, "gid": gid, "mode": mode}, svc["uid"], svc["gid"])
+    ]
     assert not bad, f"writable by the service user: {bad[:5]}"
 
 
@@ -129,7 +134,9 @@ def test_every_shipped_elf_resolves_its_libraries(target: Target, tree: dict[str
 
 def test_python_is_precompiled(target: Target, tree: dict[str, Any]) -> None:
     if not target.contract.get("precompiled", False):
-        pytest.skip("not applicable: this layer compiles .pyc lazily (contract.precompiled = false)")
+        pytest.skip(
+            "not applicable: this layer compiles .pyc lazily (contract.precompiled = false)"
+        )
     missing = tree["py_without_pyc"]
     assert not missing, f"{len(missing)} .py files without .pyc, e.g. {missing[:3]}"
 
@@ -153,8 +160,11 @@ def test_sigterm_stops_cleanly(target: Target, supervisor: Systemd) -> None:
         result = supervisor.stop()
         assert result["Result"] == "success", result
         assert result["ExecMainStatus"] == "0", f"exit status {result['ExecMainStatus']}"
-        leftovers = [f for f in target.probe("files", target.contract["data_dir"])
-                     if f.endswith(("-journal", "-wal", "-shm"))]
+        leftovers = [
+            f
+            for f in target.probe("files", target.contract["data_dir"])
+            if f.endswith(("-journal", "-wal", "-shm"))
+        ]
         assert not leftovers, f"database not closed cleanly: {leftovers}"
     finally:
         supervisor.start()

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
 from supervisors import Systemd
 from target import Target
 
@@ -48,12 +49,23 @@ def test_upgrade_keeps_data_and_local_config(
 
     vars_path = request.config.getoption("--kit-vars")
     ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    argv = [ansible_playbook, *_ansible_target(hosts), str(playbook), "-e", f"@{vars_path}",
-            "-e", f"kit_version={kit['kit_service']['next_version']}",
-            "-e", f"kit_artifact_dir={next_dir}"]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False,
-                          cwd=Path(kit["kit_root"]) / "ansible")
-    assert proc.returncode == 0, f"upgrade playbook failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
+    argv = [
+        ansible_playbook,
+        *_ansible_target(hosts),
+        str(playbook),
+        "-e",
+        f"@{vars_path}",
+        "-e",
+        f"kit_version={kit['kit_service']['next_version']}",
+        "-e",
+        f"kit_artifact_dir={next_dir}",
+    ]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, check=False, cwd=Path(kit["kit_root"]) / "ansible"
+    )
+    assert proc.returncode == 0, (
+        f"upgrade playbook failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
+    )
 
     target.wait_healthy()
     status, doc = target.http("GET", "/version")

@@ -108,13 +108,13 @@ class Item:
 
 def _json_handlers() -> dict[str, falcon.media.BaseHandler]:
     handler = falcon.media.JSONHandler(
-        dumps=partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS),  # type: ignore[arg-type]
+        dumps=partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS),
         loads=orjson.loads,
     )
     return {falcon.MEDIA_JSON: handler}
 
 
-def create_app(config: Config, metrics: Metrics | None = None) -> falcon.App:
+def create_app(config: Config, metrics: Metrics | None = None) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the app. The caller must have run Store.init() on the data dir."""
     store = Store(config.db_path)
     metrics = metrics or Metrics()

@@ -69,7 +69,7 @@ def parse(raw: dict[str, Any], *, check_data_dir: bool = True) -> Config:
 
     host = server.get("host", defaults.host)
     if not isinstance(host, str) or not host:
-        raise ConfigError(f"server.host = {host!r} is invalid: set it to an address like \"0.0.0.0\"")
+        raise ConfigError(f'server.host = {host!r} is invalid: set it to an address like "0.0.0.0"')
 
     level = log.get("level", defaults.log_level)
     if level not in LOG_LEVELS:

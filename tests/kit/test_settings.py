@@ -1,0 +1,78 @@
+"""kit.toml validation: every bad value gives one line naming the key and the fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kitcli.errors import KitError
+from kitcli.settings import KIT_TOML, ROOT, load, parse
+
+
+def raw() -> dict[str, Any]:
+    data: dict[str, Any] = tomllib.loads(KIT_TOML.read_text())
+    return data
+
+
+def test_shipped_kit_toml_is_valid() -> None:
+    s = load()
+    assert s.default_distro == "trixie" and s.next_version != s.version
+
+
+def test_service_version_matches_kit_toml() -> None:
+    s = load()
+    pyproject = tomllib.loads((s.source / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == s.version, "bump both together"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "needle"),
+    [
+        ("service", "port", "abc", "service.port = 'abc' is not a whole number"),
+        ("service", "port", 0, "service.port = 0 is invalid"),
+        ("service", "user", "root", "never root"),
+        ("service", "uid", 5000, "system id"),
+        ("service", "version", "1.0", "MAJOR.MINOR.PATCH"),
+        ("service", "name", "Bad Name", "service.name"),
+        ("targets", "distros", ["jessie"], "targets.distros"),
+        ("kit", "cache_dir", "relative", "absolute path"),
+    ],
+)
+def test_bad_values_name_key_and_fix(section: str, key: str, value: object, needle: str) -> None:
+    data = raw()
+    data[section][key] = value
+    with pytest.raises(KitError) as exc:
+        parse(data, base=ROOT)
+    assert needle in str(exc.value) and "fix:" in str(exc.value)
+
+
+def test_missing_key() -> None:
+    data = raw()
+    del data["service"]["port"]
+    with pytest.raises(KitError, match=r"service.port is missing .*add `port = 8080`"):
+        parse(data, base=ROOT)
+
+
+def test_cli_reports_bad_kit_toml_in_one_line(tmp_path: Path) -> None:
+    """The real CLI against a broken copy of kit.toml: exit 2, one line, no traceback."""
+    bad = KIT_TOML.read_text().replace("port = 8080", 'port = "abc"')
+    (tmp_path / "kit.toml").write_text(bad)
+    env = {"PYTHONPATH": str(ROOT), "KIT_CONFIG": str(tmp_path / "kit.toml"), "COLUMNS": "300"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kitcli", "build", "wheel"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "service.port = 'abc'" in lines[0] and "fix:" in lines[0]
+    assert "Traceback" not in proc.stderr

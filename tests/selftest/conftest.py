@@ -1,0 +1,19 @@
+"""The contract's self-test: break a passing target on purpose and show the contract
+fails for exactly that reason. Run after the contract passed (molecule verify does):
+    pytest tests/selftest --hosts=docker://kit-wheel-trixie \
+        --kit-vars dist/wheel/trixie/kit-vars.json
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kit-vars",
+        default=os.environ.get("KIT_VARS"),
+        help="the layer's kit-vars.json (default: $KIT_VARS)",
+    )

@@ -1,0 +1,124 @@
+"""Each mutation makes a correct target wrong in one way; the contract must fail on it
+(and only because of it), and pass again once the mutation is undone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CONTRACT = Path(__file__).resolve().parent.parent / "contract"
+
+
+@pytest.fixture(scope="module")
+def kit(request: pytest.FixtureRequest) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(request.config.getoption("--kit-vars")).read_text())
+    if data["kit_contract"]["supervisor"] != "systemd":
+        pytest.skip("the mutations below drive systemd; this layer's supervisor is not systemd")
+    return data
+
+
+def run_contract(
+    request: pytest.FixtureRequest, test_name: str
+) -> subprocess.CompletedProcess[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(CONTRACT),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--hosts={request.config.getoption('hosts')}",
+        f"--kit-vars={request.config.getoption('--kit-vars')}",
+        "-k",
+        test_name,
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+def assert_contract(request: pytest.FixtureRequest, test_name: str, *, passes: bool) -> None:
+    proc = run_contract(request, test_name)
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
+    if passes:
+        assert proc.returncode == 0 and "1 passed" in summary, proc.stdout[-2000:]
+    else:
+        assert proc.returncode == 1 and "1 failed" in summary, (
+            f"the contract did not catch the breakage: {summary}\n{proc.stdout[-2000:]}"
+        )
+
+
+def wait_healthy(host: Any, interpreter: str, port: int) -> None:
+    for _ in range(60):
+        probe = host.run(
+            "%s -c %s",
+            interpreter,
+            f"import urllib.request as u; u.urlopen('http://127.0.0.1:{port}/healthz', timeout=2)",
+        )
+        if probe.rc == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError("service did not come back healthy after the mutation was undone")
+
+
+@contextmanager
+def unit_dropin(host: Any, kit: dict[str, Any], body: str) -> Iterator[None]:
+    unit, port = kit["kit_service"]["name"], kit["kit_service"]["port"]
+    interpreter = kit["kit_contract"]["interpreter"]
+    path = f"/etc/systemd/system/{unit}.service.d/zz-selftest.conf"
+    host.check_output("mkdir -p %s", path.rsplit("/", 1)[0])
+    host.check_output("printf '%%s\\n' %s > %s", body, path)
+    host.check_output("systemctl daemon-reload")
+    host.check_output("systemctl restart %s", unit)
+    try:
+        yield
+    finally:
+        host.check_output("rm -f %s", path)
+        host.check_output("systemctl daemon-reload")
+        host.check_output("systemctl restart %s", unit)
+        wait_healthy(host, interpreter, port)
+
+
+def test_contract_catches_service_running_as_root(
+    host: Any, kit: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    # The unit drops all capabilities, so root would lack DAC_OVERRIDE for the data dir.
+    body = (
+        "[Service]\nUser=root\nGroup=root\n"
+        "CapabilityBoundingSet=\nCapabilityBoundingSet=CAP_DAC_OVERRIDE"
+    )
+    with unit_dropin(host, kit, body):
+        wait_healthy(host, kit["kit_contract"]["interpreter"], kit["kit_service"]["port"])
+        assert_contract(request, "test_runs_as_service_user_not_root", passes=False)
+    assert_contract(request, "test_runs_as_service_user_not_root", passes=True)
+
+
+def test_contract_catches_config_writable_by_service_user(
+    host: Any, kit: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    svc, config = kit["kit_service"], kit["kit_contract"]["config"]
+    host.check_output("chown %s %s", svc["user"], config)
+    try:
+        assert_contract(request, "test_config_owned_by_root", passes=False)
+    finally:
+        host.check_output("chown root %s", config)
+    assert_contract(request, "test_config_owned_by_root", passes=True)
+
+
+def test_contract_catches_world_writable_data_dir(
+    host: Any, kit: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    data = kit["kit_contract"]["data_dir"]
+    host.check_output("chmod o+w %s", data)
+    try:
+        assert_contract(request, "test_data_dir_writable_by_service_only", passes=False)
+    finally:
+        host.check_output("chmod o-w %s", data)
+    assert_contract(request, "test_data_dir_writable_by_service_only", passes=True)
