@@ -114,7 +114,9 @@ def _json_handlers() -> dict[str, falcon.media.BaseHandler]:
     return {falcon.MEDIA_JSON: handler}
 
 
-def create_app(config: Config, metrics: Metrics | None = None) -> falcon.App[falcon.Request, falcon.Response]:
+def create_app(
+    config: Config, metrics: Metrics | None = None
+) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the app. The caller must have run Store.init() on the data dir."""
     store = Store(config.db_path)
     metrics = metrics or Metrics()
