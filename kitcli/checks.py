@@ -33,7 +33,7 @@ def service_venv(settings: Settings) -> Path:
             [pip, "install", "-q", "--require-hashes", "-r", str(locks[0])],
             fix="check that PyPI is reachable (pip honours PIP_CERT / PIP_INDEX_URL)",
         )
-        run([pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(settings.source)])
+        run([pip, "install", "-q", "--no-deps", "-e", str(settings.source)])
         stamp.write_text(digest)
     return SERVICE_VENV
 
