@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -111,12 +113,25 @@ def test_cmd(
     settings = _settings()
     d = _distro(settings, distro)
     start = time.monotonic()
+    stages: list[tuple[str, Callable[[], None]]] = []
     if not names and not skip_checks:
-        checks.lint(settings)
-        checks.unit(settings)
+        stages += [("lint", lambda: checks.lint(settings)), ("unit", lambda: checks.unit(settings))]
     for name in names or list(layers.discover()):
-        harness.test(settings, layers.get(name), d)
-    console.print(f"[bold green]all passed[/] in {time.monotonic() - start:.0f} s")
+        layer = layers.get(name)
+        stages.append((f"layer {name}", partial(harness.test, settings, layer, d)))
+    passed: list[str] = []
+    try:
+        for _label, stage in stages:
+            stage()
+            passed.append(_label)
+    finally:
+        failed = len(passed) < len(stages)
+        colour = "red" if failed else "green"
+        console.print(
+            f"[bold {colour}]kit test: {len(passed)} passed, {int(failed)} failed[/]"
+            f" [dim]({', '.join(passed) or 'no stage passed'}; "
+            f"{time.monotonic() - start:.0f} s)[/]"
+        )
 
 
 @app.command("clean")
