@@ -121,17 +121,17 @@ def test_cmd(
         stages.append((f"layer {name}", partial(harness.test, settings, layer, d)))
     passed: list[str] = []
     try:
-        for _label, stage in stages:
+        for label, stage in stages:
             stage()
-            passed.append(_label)
+            passed.append(label)
     finally:
         failed = len(passed) < len(stages)
         colour = "red" if failed else "green"
         console.print(
-            f"[bold {colour}]kit test: {len(passed)} passed, {int(failed)} failed[/]"
-            f" [dim]({', '.join(passed) or 'no stage passed'}; "
-            f"{time.monotonic() - start:.0f} s)[/]"
+            f"[dim]stages passed: {', '.join(passed) or 'none'} "
+            f"({time.monotonic() - start:.0f} s)[/]"
         )
+        console.print(f"[bold {colour}]stages: {len(passed)} passed, {int(failed)} failed[/]")
 
 
 @app.command("clean")
