@@ -12,7 +12,7 @@ from kitcli.settings import ROOT, Settings
 from kitcli.steps import run, step
 
 SERVICE_VENV = ROOT / ".kit" / "service-venv"
-SHELL_SCRIPTS = ("kit", ".ci/run", "wheel/build.sh")
+SHELL_SCRIPTS = ("kit", ".ci/run", "wheel/build.sh", "deb/build.sh", "deb/build-in-container.sh")
 
 
 def _tool(name: str) -> str:
@@ -40,7 +40,7 @@ def service_venv(settings: Settings) -> Path:
 
 def lint(settings: Settings) -> None:
     with step("lint"):
-        py_dirs = ["kitcli", "tests", str(settings.source.relative_to(ROOT))]
+        py_dirs = ["kitcli", "tests", "deb/tests", str(settings.source.relative_to(ROOT))]
         run([_tool("ruff"), "check", *py_dirs], cwd=ROOT, fix="run `ruff check --fix` and review")
         run(
             [_tool("ruff"), "format", "--check", *py_dirs],
