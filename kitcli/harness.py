@@ -32,6 +32,8 @@ def build(settings: Settings, layer: Layer, distro: str, version: str | None = N
     version = version or settings.version
     out = out_dir(layer, distro, version)
     with step(f"build {layer.name} {version} for {distro}"):
+        for variant in layer.build_images:
+            images.ensure(settings, variant, distro)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)

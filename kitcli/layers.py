@@ -21,6 +21,7 @@ class Layer:
     title: str
     directory: Path
     build_command: tuple[str, ...]
+    build_images: tuple[str, ...]  # `kit images` variants the build itself runs on
     target_kind: str
     target_image: str
     scenario: str
@@ -80,6 +81,7 @@ def load_layer(directory: Path) -> Layer:
         title=_require(layer, "title", path, str),
         directory=directory,
         build_command=tuple(_require(build, "command", path, list)),
+        build_images=tuple(build.get("images", [])),
         target_kind=kind,
         target_image=_require(target, "image", path, str),
         scenario=_require(target, "scenario", path, str),
