@@ -104,21 +104,27 @@ def test_cmd(
     names: Annotated[
         list[str] | None, typer.Argument(help="layers to test; default: checks + all layers")
     ] = None,
-    distro: DistroOpt = None,
+    distro: Annotated[
+        str | None,
+        typer.Option(
+            "--distro", help="one Debian release (default: every release each layer supports)"
+        ),
+    ] = None,
     skip_checks: Annotated[
         bool, typer.Option("--skip-checks", help="skip lint + unit tests")
     ] = False,
 ) -> None:
     """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
     settings = _settings()
-    d = _distro(settings, distro)
+    only = _distro(settings, distro) if distro else None
     start = time.monotonic()
     stages: list[tuple[str, Callable[[], None]]] = []
     if not names and not skip_checks:
         stages += [("lint", lambda: checks.lint(settings)), ("unit", lambda: checks.unit(settings))]
     for name in names or list(layers.discover()):
         layer = layers.get(name)
-        stages.append((f"layer {name}", partial(harness.test, settings, layer, d)))
+        for d in [only] if only else layer.supported(settings.distros):
+            stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
     passed: list[str] = []
     try:
         for label, stage in stages:

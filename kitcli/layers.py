@@ -25,7 +25,11 @@ class Layer:
     target_kind: str
     target_image: str
     scenario: str
+    distros: tuple[str, ...]  # releases the layer is proven on; empty = all in kit.toml
     contract: dict[str, Any]
+
+    def supported(self, wanted: tuple[str, ...]) -> list[str]:
+        return [d for d in wanted if not self.distros or d in self.distros]
 
     def render(self, settings: Settings, **extra: str) -> dict[str, str]:
         """The substitutions a layer's strings may use."""
@@ -85,6 +89,7 @@ def load_layer(directory: Path) -> Layer:
         target_kind=kind,
         target_image=_require(target, "image", path, str),
         scenario=_require(target, "scenario", path, str),
+        distros=tuple(target.get("distros", [])),
         contract=contract,
     )
 
