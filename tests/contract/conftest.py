@@ -3,6 +3,9 @@
 Run by molecule's verify step, or by hand against any host:
     pytest tests/contract --hosts=docker://kit-wheel-trixie \
         --kit-vars dist/wheel/trixie/kit-vars.json
+A container-image layer (supervisor "docker") is probed as root inside its container:
+    pytest tests/contract --hosts=docker://root@kit-docker-trixie \
+        --kit-vars dist/docker/trixie/kit-vars.json
 (`./kit build LAYER` / `./kit test LAYER` write kit-vars.json: kit.toml's facts + the layer's.)
 """
 
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from supervisors import Systemd, for_target
+from supervisors import Supervisor, for_target
 from target import Target
 
 
@@ -54,5 +57,5 @@ def target(host: Any, kit: dict[str, Any]) -> Target:
 
 
 @pytest.fixture(scope="module")
-def supervisor(host: Any, kit: dict[str, Any]) -> Systemd:
+def supervisor(host: Any, kit: dict[str, Any]) -> Supervisor:
     return for_target(kit["kit_contract"]["supervisor"], host, kit["kit_service"]["name"])

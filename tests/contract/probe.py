@@ -2,9 +2,11 @@
 contract needs no coreutils, procps or curl there. Prints one JSON document.
 Usage: python3 probe.py COMMAND ARGS... (the contract passes this file's source via -c)."""
 
+import errno
 import glob
 import json
 import os
+import pwd
 import stat
 import subprocess
 import sys
@@ -150,6 +152,53 @@ def files(directory):
         return {"error": str(exc)}
 
 
+def user(name):
+    """The account database's entry for a user (works without getent)."""
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        return {"exists": False}
+    return {
+        "exists": True,
+        "uid": pw.pw_uid,
+        "gid": pw.pw_gid,
+        "home": pw.pw_dir,
+        "shell": pw.pw_shell,
+    }
+
+
+def status(pid):
+    """/proc/PID/status as a dict (credentials, capability sets, NoNewPrivs, Seccomp)."""
+    with open(f"/proc/{pid}/status") as f:
+        return {k: v.strip() for k, v in (line.split(":", 1) for line in f if ":" in line)}
+
+
+def fs_audit(uid, *skip):
+    """One walk of the whole filesystem (minus /proc, /sys, /dev and SKIP): setuid/setgid
+    files, entries owned by UID, and whether the root filesystem accepts a write."""
+    res = {"setid": [], "owned": [], "root_write": "ok"}
+    uid, skip = int(uid), set(skip) | {"/proc", "/sys", "/dev"}
+    for dirpath, dirnames, filenames in os.walk("/"):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                res["setid"].append(path)
+            if st.st_uid == uid:
+                res["owned"].append(path)
+    probe = "/.contract-write-probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        res["root_write"] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return res
+
+
 COMMANDS = {
     "stat": stat_paths,
     "procs": procs,
@@ -158,6 +207,9 @@ COMMANDS = {
     "tree": tree,
     "ldd": ldd,
     "files": files,
+    "user": user,
+    "status": status,
+    "fs_audit": fs_audit,
 }
 
 if __name__ == "__main__":

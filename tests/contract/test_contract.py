@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import socket
+import threading
+import time
 import uuid
 from typing import Any
 
 import pytest
 
-from supervisors import Systemd
+from supervisors import Docker, Stopped, Supervisor
 from target import Target
 
 
@@ -22,6 +27,17 @@ def _service_procs(target: Target, main_pid: int) -> list[dict[str, Any]]:
     return found
 
 
+def _docker(supervisor: Supervisor, check: str) -> Docker:
+    """The docker supervisor, or skip (the reason is printed in the report): `check` only
+    exists for a container image."""
+    if not isinstance(supervisor, Docker):
+        pytest.skip(
+            f"not applicable: {check} is a container-image check; "
+            f"this layer runs under {supervisor.kind}"
+        )
+    return supervisor
+
+
 def _writable_by(entry: dict[str, Any], uid: int, gid: int) -> bool:
     mode = entry["mode"]
     return bool(
@@ -34,7 +50,7 @@ def _writable_by(entry: dict[str, Any], uid: int, gid: int) -> bool:
 # --- process and supervisor ---------------------------------------------------------
 
 
-def test_runs_as_service_user_not_root(target: Target, supervisor: Systemd) -> None:
+def test_runs_as_service_user_not_root(target: Target, supervisor: Supervisor) -> None:
     svc = target.service
     pid = supervisor.main_pid()
     assert pid > 0, f"{svc['name']} has no main process under {supervisor.kind}"
@@ -45,12 +61,13 @@ def test_runs_as_service_user_not_root(target: Target, supervisor: Systemd) -> N
         assert p["uid"] == svc["uid"], f"pid {p['pid']} runs as uid {p['uid']}, not {svc['uid']}"
 
 
-def test_service_user_is_a_system_user_without_login(host: Any, target: Target) -> None:
+def test_service_user_is_a_system_user_without_login(target: Target) -> None:
     svc = target.service
-    entry = host.check_output("getent passwd %s", svc["user"]).split(":")
-    assert int(entry[2]) == svc["uid"] and int(entry[3]) == svc["gid"]
-    assert int(entry[2]) < 1000, "not a system user"
-    assert entry[6] in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"), entry[6]
+    entry = target.probe("user", svc["user"])
+    assert entry["exists"], f"no user {svc['user']} in the target's account database"
+    assert entry["uid"] == svc["uid"] and entry["gid"] == svc["gid"], entry
+    assert entry["uid"] < 1000, "not a system user"
+    assert entry["shell"] in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"), entry["shell"]
 
 
 def test_listens_on_configured_port(target: Target) -> None:
@@ -144,7 +161,7 @@ def test_python_is_precompiled(target: Target, tree: dict[str, Any]) -> None:
 # --- lifecycle -------------------------------------------------------------------------
 
 
-def test_restart_keeps_data(target: Target, supervisor: Systemd) -> None:
+def test_restart_keeps_data(target: Target, supervisor: Supervisor) -> None:
     name = f"restart-{uuid.uuid4().hex[:8]}"
     status, item = target.http("POST", "/items", {"name": name})
     assert status == 201, item
@@ -154,15 +171,19 @@ def test_restart_keeps_data(target: Target, supervisor: Systemd) -> None:
     assert status == 200 and back["name"] == name
 
 
-def test_sigterm_stops_cleanly(target: Target, supervisor: Systemd) -> None:
+def _assert_clean_stop(result: Stopped, supervisor: Supervisor) -> None:
+    assert result.exit_status == 0, f"exit status {result.exit_status}: {result.detail}"
+    assert result.clean, f"{supervisor.kind} does not call the stop clean: {result.detail}"
+
+
+def test_sigterm_stops_cleanly(target: Target, supervisor: Supervisor) -> None:
     target.http("POST", "/items", {"name": "before-stop"})
     try:
         result = supervisor.stop()
-        assert result["Result"] == "success", result
-        assert result["ExecMainStatus"] == "0", f"exit status {result['ExecMainStatus']}"
+        _assert_clean_stop(result, supervisor)
         leftovers = [
             f
-            for f in target.probe("files", target.contract["data_dir"])
+            for f in supervisor.list_dir(target, target.contract["data_dir"])
             if f.endswith(("-journal", "-wal", "-shm"))
         ]
         assert not leftovers, f"database not closed cleanly: {leftovers}"
@@ -171,8 +192,114 @@ def test_sigterm_stops_cleanly(target: Target, supervisor: Systemd) -> None:
         target.wait_healthy()
 
 
-def test_crash_is_restarted_by_supervisor(target: Target, supervisor: Systemd) -> None:
+def test_stop_drains_in_flight_request(target: Target, supervisor: Supervisor) -> None:
+    """A request that is in flight when the stop begins is answered; then the exit is clean."""
+    endpoint = supervisor.endpoint(target.service["port"])
+    if endpoint is None:
+        pytest.skip(
+            f"not applicable: under {supervisor.kind} the port is not reachable from the "
+            "contract's host (test_sigterm_stops_cleanly checks the clean stop)"
+        )
+    body = json.dumps({"name": f"in-flight-{uuid.uuid4().hex[:8]}"}).encode()
+    head = (
+        b"POST /items HTTP/1.1\r\nHost: contract\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    )
+    stopped: list[Stopped] = []
+    stopper = threading.Thread(target=lambda: stopped.append(supervisor.stop()))
+    try:
+        with socket.create_connection(endpoint, timeout=60) as sock:
+            sock.sendall(head + body[:4])  # a worker now waits for the rest of the body
+            time.sleep(0.5)
+            stopper.start()
+            time.sleep(1.5)  # SIGTERM is in; the server must keep this request alive
+            sock.sendall(body[4:])
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        stopper.join()
+        status_line = reply.split(b"\r\n", 1)[0].decode(errors="replace")
+        assert status_line.split()[1:2] == ["201"], f"in-flight request got {status_line!r}"
+        assert stopped, "the stop did not return"
+        _assert_clean_stop(stopped[0], supervisor)
+        assert stopped[0].seconds >= 1.0, "the stop did not wait for the in-flight request"
+    finally:
+        if stopper.is_alive():
+            stopper.join()
+        supervisor.start()
+        target.wait_healthy()
+
+
+def test_crash_is_restarted_by_supervisor(target: Target, supervisor: Supervisor) -> None:
     old = supervisor.crash()
-    new = supervisor.wait_new_main_pid(old)
+    new = supervisor.wait_restarted(old)
     assert new != old
     target.wait_healthy()
+
+
+# --- container image (docker supervisor) --------------------------------------------------
+
+
+def test_image_user_is_numeric_and_not_root(target: Target, supervisor: Supervisor) -> None:
+    user = _docker(supervisor, "the image's Config.User").image_config()["User"]
+    assert re.fullmatch(r"\d+(:\d+)?", user or ""), (
+        f"Config.User is {user!r} — fix: USER <uid>:<gid> with numbers, so runtimes can "
+        "enforce runAsNonRoot without reading /etc/passwd"
+    )
+    uid = int(user.split(":")[0])
+    assert uid != 0, "Config.User is root"
+    assert uid == target.service["uid"], f"Config.User {user}, kit.toml uid {target.service['uid']}"
+
+
+def test_main_process_has_no_capabilities_and_no_new_privileges(
+    target: Target, supervisor: Supervisor
+) -> None:
+    _docker(supervisor, "CapEff/NoNewPrivs of the container's processes")
+    for proc in _service_procs(target, supervisor.main_pid()):
+        st = target.probe("status", str(proc["pid"]))
+        for cap in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+            assert int(st[cap], 16) == 0, (
+                f"pid {proc['pid']} {cap}={st[cap]} — fix: run with --cap-drop ALL"
+            )
+        assert st["NoNewPrivs"] == "1", (
+            f"pid {proc['pid']} NoNewPrivs={st['NoNewPrivs']} — fix: run with "
+            "--security-opt no-new-privileges"
+        )
+
+
+@pytest.fixture(scope="module")
+def fs_audit(target: Target, supervisor: Supervisor) -> dict[str, Any]:
+    _docker(supervisor, "the image's filesystem audit (setuid/setgid, ownership, read-only /)")
+    audit: dict[str, Any] = target.probe(
+        "fs_audit", str(target.service["uid"]), target.contract["data_dir"]
+    )
+    return audit
+
+
+def test_no_setuid_or_setgid_files(supervisor: Supervisor, fs_audit: dict[str, Any]) -> None:
+    _docker(supervisor, "a setuid/setgid-free image")
+    assert not fs_audit["setid"], (
+        f"setuid/setgid files in the image: {fs_audit['setid'][:10]} — fix: remove them, "
+        "or strip the bits (chmod u-s,g-s) in the build"
+    )
+
+
+def test_nothing_but_the_data_dir_owned_by_service_user(
+    target: Target, supervisor: Supervisor, fs_audit: dict[str, Any]
+) -> None:
+    _docker(supervisor, "an image whose files the service cannot own")
+    owned = fs_audit["owned"]
+    assert not owned, (
+        f"owned by uid {target.service['uid']} outside {target.contract['data_dir']}: "
+        f"{owned[:10]} — fix: leave image files root-owned (COPY without --chown)"
+    )
+
+
+def test_root_filesystem_is_read_only(supervisor: Supervisor, fs_audit: dict[str, Any]) -> None:
+    docker = _docker(supervisor, "a read-only root filesystem")
+    assert docker.inspect()["HostConfig"]["ReadonlyRootfs"], (
+        "the container's root filesystem is writable — fix: run it with --read-only"
+    )
+    assert fs_audit["root_write"] == "EROFS", (
+        f"a write to / gave {fs_audit['root_write']}, not EROFS — fix: run with --read-only"
+    )

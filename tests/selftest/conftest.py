@@ -2,6 +2,8 @@
 fails for exactly that reason. Run after the contract passed (molecule verify does):
     pytest tests/selftest --hosts=docker://kit-wheel-trixie \
         --kit-vars dist/wheel/trixie/kit-vars.json
+Each mutation file applies to one supervisor kind and reports itself skipped for others
+(a container-image layer: --hosts=docker://root@kit-docker-trixie).
 """
 
 from __future__ import annotations
