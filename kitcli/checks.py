@@ -12,7 +12,17 @@ from kitcli.settings import ROOT, Settings
 from kitcli.steps import run, step
 
 SERVICE_VENV = ROOT / ".kit" / "service-venv"
-SHELL_SCRIPTS = ("kit", ".ci/run", "wheel/build.sh", "deb/build.sh", "deb/build-in-container.sh")
+SHELL_SCRIPTS = (
+    "kit",
+    ".ci/run",
+    "wheel/build.sh",
+    "deb/build.sh",
+    "deb/build-in-container.sh",
+    "docker/build.sh",
+    "rpm/build.sh",
+    "rpm/acme-rpm",
+)
+DOCKERFILES = ("docker/Dockerfile", "docker/python-base.Dockerfile")
 
 
 def _tool(name: str) -> str:
@@ -40,7 +50,13 @@ def service_venv(settings: Settings) -> Path:
 
 def lint(settings: Settings) -> None:
     with step("lint"):
-        py_dirs = ["kitcli", "tests", "deb/tests", str(settings.source.relative_to(ROOT))]
+        py_dirs = [
+            "kitcli",
+            "tests",
+            "deb/tests",
+            "docker/stage.py",
+            str(settings.source.relative_to(ROOT)),
+        ]
         run([_tool("ruff"), "check", *py_dirs], cwd=ROOT, fix="run `ruff check --fix` and review")
         run(
             [_tool("ruff"), "format", "--check", *py_dirs],
@@ -62,6 +78,11 @@ def lint(settings: Settings) -> None:
             fix="fix the typing errors named",
         )
         run([_tool("shellcheck"), *SHELL_SCRIPTS], cwd=ROOT, fix="fix the findings named")
+        run(
+            [_tool("hadolint"), "--failure-threshold", "style", *DOCKERFILES],
+            cwd=ROOT,
+            fix="fix the findings named (an ignore needs `# hadolint ignore=DLxxxx` + a reason)",
+        )
         run([_tool("yamllint"), "--strict", "ansible"], cwd=ROOT, fix="fix the findings named")
         env = {"ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg")}
         run(

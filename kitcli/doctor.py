@@ -39,6 +39,15 @@ def _binfmt_arm64() -> bool:
     return entry.exists() and entry.read_text().startswith("enabled")
 
 
+def require_docker() -> None:
+    """Stop with the fix, not a traceback, when the engine is not there."""
+    if not docker_running():
+        raise KitError(
+            "the docker engine is not running (or not installed)",
+            "run `sudo ./kit doctor --fix`, or start dockerd yourself",
+        )
+
+
 @dataclass(frozen=True)
 class Prereq:
     name: str

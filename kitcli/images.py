@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from kitcli.doctor import require_docker
 from kitcli.errors import KitError
 from kitcli.settings import Settings
 from kitcli.steps import console, run, step
@@ -59,6 +60,14 @@ VARIANTS: dict[str, Variant] = {
             "-systemd",
             _SYSTEMD_CHANGES,
             "minbase + systemd as PID 1, NO python (targets for layers that bring their own)",
+        ),
+        Variant(
+            "systemd-python-rpm",
+            ("python3", "systemd", "systemd-sysv", "dbus", "rpm"),
+            "kit/debian",
+            "-systemd-python-rpm",
+            _SYSTEMD_CHANGES,
+            "minbase + python3 + systemd as PID 1 + rpm (rpm layer: a company rpmdb beside dpkg)",
         ),
     )
 }
@@ -116,6 +125,7 @@ def ensure(settings: Settings, variant_name: str, distro: str) -> str:
     """Make sure the image exists and is current; return its reference."""
     if variant_name not in VARIANTS:
         raise KitError(f"no image variant {variant_name!r}", f"use one of {sorted(VARIANTS)}")
+    require_docker()
     variant = VARIANTS[variant_name]
     ref = image_ref(variant_name, distro)
     digest = content_hash(settings, variant, distro)

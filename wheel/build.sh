@@ -42,6 +42,10 @@ esac
 [ -f "$source_dir/pyproject.toml" ] || { echo "build.sh: $source_dir/pyproject.toml not found — fix: pass --source DIR" >&2; exit 2; }
 [ -f "$source_dir/requirements.lock" ] || { echo "build.sh: $source_dir/requirements.lock not found — fix: lock with uv pip compile --generate-hashes" >&2; exit 2; }
 
+# Reproducible wheels (zip timestamps): the last commit's time unless the caller set one.
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$source_dir" log -1 --format=%ct 2>/dev/null || echo 315532800)}"
+export SOURCE_DATE_EPOCH
+
 t0=$SECONDS
 step() { echo "▶ [$((SECONDS - t0)) s] $*"; }
 
@@ -73,7 +77,7 @@ app_hash="$(sha256sum "${app_whls[0]}" | cut -d' ' -f1)"
 
 tarball="$out/${name}-${version}-${distro}-${arch}.wheelhouse.tar.gz"
 step "pack $tarball"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH:-0}" \
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH}" \
   -C "$work" -czf "$tarball" wheelhouse install.txt
 (cd "$out" && sha256sum "$(basename "$tarball")" >"$(basename "$tarball").sha256")
 wheels=("$work/wheelhouse/"*.whl)

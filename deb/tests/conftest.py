@@ -6,8 +6,13 @@ verify runs it after tests/contract):
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# Share the contract's helpers (converge.py) instead of copying them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "contract"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
+
+from converge import converge  # the contract's helper; conftest.py puts it on sys.path
 
 MAX_EXPOSURE = 1.5
 
@@ -44,30 +43,8 @@ def _served(host: Any, kit: dict[str, Any], path: str) -> Any:
 
 
 def _install(request: pytest.FixtureRequest, kit: dict[str, Any], version: str) -> None:
-    """Run the scenario's converge play (the service_deb role) for `version`."""
-    url = urlparse(request.config.getoption("hosts").split(",")[0])
-    assert url.scheme == "docker", "the lifecycle test drives docker targets"
-    art = kit["kit_artifact_dir"] if version == kit["kit_version"] else kit["kit_next_artifact_dir"]
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        f"{url.hostname},",
-        "-c",
-        "community.docker.docker",
-        kit["kit_upgrade_playbook"],
-        "-e",
-        f"@{request.config.getoption('--kit-vars')}",
-        "-e",
-        f"kit_version={version}",
-        "-e",
-        f"kit_artifact_dir={art}",
-        "-e",
-        "service_deb_allow_downgrade=true",
-    ]
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, check=False, cwd=Path(kit["kit_root"]) / "ansible"
-    )
-    assert proc.returncode == 0, f"install of {version} failed:\n{proc.stdout[-3000:]}"
+    """The scenario's converge play (the service_deb role), downgrades allowed."""
+    converge(request, kit, version, "service_deb_allow_downgrade=true")
 
 
 def test_unit_hardening_exposure(host: Any, kit: dict[str, Any]) -> None:

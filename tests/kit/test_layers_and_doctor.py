@@ -64,3 +64,10 @@ def test_doctor_prints_fix_for_each_missing(
     assert len(missing) == len(doctor.PREREQS)
     for p in doctor.PREREQS:
         assert p.fix.split("&&")[0].strip() in out.replace("\n", " ")
+
+
+def test_images_name_the_fix_when_docker_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "docker_running", lambda: False)
+    with pytest.raises(KitError, match="docker engine is not running") as exc:
+        images.ensure(load(), "slim", "trixie")
+    assert "kit doctor --fix" in exc.value.fix
