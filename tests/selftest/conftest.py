@@ -8,7 +8,10 @@ Each mutation file applies to one supervisor kind and reports itself skipped for
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +22,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("KIT_VARS"),
         help="the layer's kit-vars.json (default: $KIT_VARS)",
     )
+
+
+@pytest.fixture(scope="session")
+def kit_vars(request: pytest.FixtureRequest) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(request.config.getoption("--kit-vars")).read_text())
+    return data

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -18,11 +17,10 @@ CONTRACT = Path(__file__).resolve().parent.parent / "contract"
 
 
 @pytest.fixture(scope="module")
-def kit(request: pytest.FixtureRequest) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(Path(request.config.getoption("--kit-vars")).read_text())
-    if data["kit_contract"]["supervisor"] != "systemd":
+def kit(kit_vars: dict[str, Any]) -> dict[str, Any]:
+    if kit_vars["kit_contract"]["supervisor"] != "systemd":
         pytest.skip("the mutations below drive systemd; this layer's supervisor is not systemd")
-    return data
+    return kit_vars
 
 
 def run_contract(

@@ -8,7 +8,6 @@ import json
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +15,10 @@ from test_contract_catches_breakage import assert_contract, wait_healthy
 
 
 @pytest.fixture(scope="module")
-def kit(request: pytest.FixtureRequest) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(Path(request.config.getoption("--kit-vars")).read_text())
-    if data["kit_contract"]["supervisor"] != "docker":
+def kit(kit_vars: dict[str, Any]) -> dict[str, Any]:
+    if kit_vars["kit_contract"]["supervisor"] != "docker":
         pytest.skip("the mutations below swap containers; this layer's supervisor is not docker")
-    return data
+    return kit_vars
 
 
 def docker(*args: str) -> str:
