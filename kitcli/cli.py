@@ -96,7 +96,9 @@ def build_cmd(
 ) -> None:
     """Build one layer's artifact into dist/<layer>/<distro>/<version>/."""
     settings = _settings()
-    harness.build(settings, layers.get(layer), _distro(settings, distro), version)
+    chosen, d = layers.get(layer), _distro(settings, distro)
+    harness.build(settings, chosen, d, version)
+    harness.vars_file(settings, chosen, d)  # so the contract can be run by hand next
 
 
 @app.command("test")

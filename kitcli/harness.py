@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from kitcli import images
 from kitcli.errors import KitError
@@ -22,10 +23,6 @@ VENV_BIN = Path(__file__).resolve().parent.parent / ".kit" / "venv" / "bin"
 
 def out_dir(layer: Layer, distro: str, version: str) -> Path:
     return DIST / layer.name / distro / version
-
-
-def _size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def build(settings: Settings, layer: Layer, distro: str, version: str | None = None) -> Path:
@@ -52,9 +49,9 @@ def build(settings: Settings, layer: Layer, distro: str, version: str | None = N
     return out
 
 
-def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
-    """Everything the layer's role, scenario and the contract need, in one file."""
-    data = {
+def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
+    """Everything the layer's role, scenario and the contract need."""
+    return {
         "kit_layer": layer.name,
         "kit_distro": distro,
         "kit_root": str(ROOT),
@@ -67,23 +64,26 @@ def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
         "kit_service": settings.facts(),
         "kit_contract": layer.contract_facts(settings),
     }
+
+
+def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
+    """Write facts() where molecule (-e @FILE) and the contract (--kit-vars) read them."""
     path = DIST / layer.name / distro / "kit-vars.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json.dumps(facts(settings, layer, distro), indent=2) + "\n")
     return path
 
 
-def test(settings: Settings, layer: Layer, distro: str, *, build_first: bool = True) -> None:
+def test(settings: Settings, layer: Layer, distro: str) -> None:
     with step(f"test {layer.name} on {distro}"):
         images.ensure(settings, layer.target_image, distro)
-        if build_first:
-            build(settings, layer, distro)
-            build(settings, layer, distro, settings.next_version)
-        kit_vars = vars_file(settings, layer, distro)
+        build(settings, layer, distro)
+        build(settings, layer, distro, settings.next_version)
+        known = facts(settings, layer, distro)
         env = {
-            "KIT_VARS": str(kit_vars),
-            "KIT_IMAGE": images.image_ref(layer.target_image, distro),
-            "KIT_INSTANCE": f"kit-{layer.name}-{distro}",
+            "KIT_VARS": str(vars_file(settings, layer, distro)),
+            "KIT_IMAGE": known["kit_image"],
+            "KIT_INSTANCE": known["kit_instance"],
             "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
             "ANSIBLE_FORCE_COLOR": "1",
             "PY_COLORS": "1",
