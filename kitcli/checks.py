@@ -30,9 +30,9 @@ def _tool(name: str) -> str:
 
 
 def service_venv(settings: Settings) -> Path:
-    """A venv with the service's locked deps + test deps, rebuilt when a lock changes."""
-    locks = [settings.source / "requirements-dev.lock"]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in locks)).hexdigest()
+    """A venv with the service's locked deps + test deps, rebuilt when the lock changes."""
+    lock = settings.source / "requirements-dev.lock"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     stamp = SERVICE_VENV / ".lock-hash"
     if stamp.exists() and stamp.read_text() == digest:
         return SERVICE_VENV
@@ -40,7 +40,7 @@ def service_venv(settings: Settings) -> Path:
         run([sys.executable, "-m", "venv", "--clear", str(SERVICE_VENV)])
         pip = str(SERVICE_VENV / "bin" / "pip")
         run(
-            [pip, "install", "-q", "--require-hashes", "-r", str(locks[0])],
+            [pip, "install", "-q", "--require-hashes", "-r", str(lock)],
             fix="check that PyPI is reachable (pip honours PIP_CERT / PIP_INDEX_URL)",
         )
         run([pip, "install", "-q", "--no-deps", "-e", str(settings.source)])

@@ -45,7 +45,6 @@ def run(
     capture: bool = False,
     check: bool = True,
     fix: str = "read the command's output above",
-    input_bytes: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, printing it first. Raise KitError naming the fix when it fails."""
     argv = [str(c) for c in cmd]
@@ -62,7 +61,6 @@ def run(
             text=True,
             capture_output=capture,
             check=False,
-            input=input_bytes.decode() if input_bytes is not None else None,
         )
     except FileNotFoundError:
         raise KitError(f"`{argv[0]}` is not installed", "run `./kit doctor --fix`") from None
