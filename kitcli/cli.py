@@ -10,8 +10,9 @@ from functools import partial
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from kitcli import checks, doctor, harness, images, layers
+from kitcli import checks, doctor, harness, images, layers, render
 from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
@@ -83,8 +84,8 @@ def layers_cmd() -> None:
     """List the layers the kit knows (every directory with a layer.toml)."""
     for layer in layers.discover().values():
         console.print(
-            f"[bold]{layer.name:10}[/] {layer.title}  [dim](target: {layer.target_kind}, "
-            f"{layer.target_image}; scenario {layer.scenario})[/]"
+            f"[bold]{layer.name:10}[/] {escape(layer.title)}  [dim](target: "
+            f"{layer.target_kind}, {layer.target_image}; scenario {layer.scenario})[/]"
         )
 
 
@@ -99,6 +100,20 @@ def build_cmd(
     chosen, d = layers.get(layer), _distro(settings, distro)
     harness.build(settings, chosen, d, version)
     harness.vars_file(settings, chosen, d)  # so the contract can be run by hand next
+
+
+@app.command("render")
+def render_cmd(
+    layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
+    distro: DistroOpt = None,
+    version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
+) -> None:
+    """Render a layer's build dir from kit.toml (kit.env, facts.json, rendered/): the raw
+    first step of every `bash LAYER/build.sh --build-dir DIR --out DIR`."""
+    settings = _settings()
+    chosen, d = layers.get(layer), _distro(settings, distro)
+    where = render.render(settings, chosen, d, version or settings.version)
+    console.print(escape(str(where)))
 
 
 @app.command("test")
@@ -127,6 +142,8 @@ def test_cmd(
         layer = layers.get(name)
         for d in [only] if only else layer.supported(settings.distros):
             stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
+    if not names and not skip_checks:
+        stages.append(("adopt", lambda: checks.adopt(settings)))
     passed: list[str] = []
     try:
         for label, stage in stages:
@@ -147,13 +164,25 @@ def clean_cmd() -> None:
     """Remove dist/ and the kit's cache dir (base image tars)."""
     settings = _settings()
     for path in (harness.DIST, settings.cache_dir):
-        console.print(f"$ rm -rf {path}")
+        console.print(f"$ rm -rf {path}", markup=False)
         shutil.rmtree(path, ignore_errors=True)
+
+
+try:  # TEMP while kitcli/adopt.py is being written
+    from kitcli import adopt
+
+    adopt.register(app)
+except ImportError:
+    pass
 
 
 def main() -> None:
     try:
         app(prog_name="kit")
     except KitError as exc:
-        console.print(f"[bold red]kit:[/] {exc.problem} — [bold]fix:[/] {exc.fix}", soft_wrap=True)
+        # Verbatim: a message may hold brackets (`[targets]`) that rich would eat as markup.
+        console.print(
+            f"[bold red]kit:[/] {escape(exc.problem)} — [bold]fix:[/] {escape(exc.fix)}",
+            soft_wrap=True,
+        )
         sys.exit(2)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
+
 from kitcli.errors import KitError
 from kitcli.steps import console, run, step
 
@@ -126,11 +128,12 @@ def report() -> list[Prereq]:
     missing = []
     for p in PREREQS:
         if p.check():
-            console.print(f"[green]✓[/] {p.name}")
+            console.print(f"[green]✓[/] {escape(p.name)}")
         else:
             missing.append(p)
             console.print(
-                f"[red]✗[/] {p.name} [dim](needed for {p.needed_for})[/]\n    fix: [bold]{p.fix}[/]"
+                f"[red]✗[/] {escape(p.name)} [dim](needed for {escape(p.needed_for)})[/]\n"
+                f"    fix: [bold]{escape(p.fix)}[/]"
             )
     return missing
 

@@ -1,16 +1,18 @@
-"""One mechanism for every layer: build the artifact (current and next version), make
-the target image, then run the layer's molecule scenario, whose verify step runs the
-shared contract. Nothing here knows a layer by name."""
+"""One mechanism for every layer: render its build dir from kit.toml, build the artifact
+(current and next version), make the target, then run the layer's molecule scenario,
+whose verify step runs the shared contract. Nothing here knows a layer by name; the
+target kind (layer.toml `target.kind`) picks how the target is made and reached."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kitcli import images
+from kitcli import images, render
 from kitcli.errors import KitError
 from kitcli.layers import Layer
 from kitcli.settings import ROOT, Settings
@@ -18,7 +20,7 @@ from kitcli.steps import console, run, step
 
 DIST = ROOT / "dist"
 ANSIBLE = ROOT / "ansible"
-VENV_BIN = Path(__file__).resolve().parent.parent / ".kit" / "venv" / "bin"
+VENV_BIN = ROOT / ".kit" / "venv" / "bin"
 
 
 def out_dir(layer: Layer, distro: str, version: str) -> Path:
@@ -31,10 +33,13 @@ def build(settings: Settings, layer: Layer, distro: str, version: str | None = N
     with step(f"build {layer.name} {version} for {distro}"):
         for variant in layer.build_images:
             images.ensure(settings, variant, distro)
+        with step(f"render {layer.name}'s build dir from kit.toml"):
+            where = render.render(settings, layer, distro, version)
+            console.print(f"  {where}/ (kit.env, facts.json, rendered/)", markup=False)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        argv = layer.build_argv(settings, distro=distro, version=version, out=out)
+        argv = layer.build_argv(settings, distro=distro, version=version, out=out, build_dir=where)
         run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Build")
         artifacts = sorted(p for p in out.iterdir() if p.is_file())
         if not artifacts:
@@ -43,26 +48,25 @@ def build(settings: Settings, layer: Layer, distro: str, version: str | None = N
                 f"make {layer.directory.name}'s build write its artifact to --out",
             )
         for a in artifacts:
-            console.print(
-                f"  artifact {a.relative_to(ROOT)} [dim]({a.stat().st_size / 1e6:.1f} MB)[/]"
-            )
+            console.print(f"  artifact {a} ({a.stat().st_size / 1e6:.1f} MB)", markup=False)
     return out
 
 
+def target_image(settings: Settings, layer: Layer, distro: str) -> str:
+    return images.image_ref(layer.target_image, distro, layer.target_packages)
+
+
 def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
-    """Everything the layer's role, scenario and the contract need."""
-    return {
-        "kit_layer": layer.name,
-        "kit_distro": distro,
+    """Everything the layer's role, scenario and the contract need (kit-vars.json)."""
+    ctx = render.context(settings, layer, distro, settings.version)
+    del ctx["kit_build"]  # build-time facts belong to the build dir, not to the target
+    return ctx | {
         "kit_root": str(ROOT),
-        "kit_image": images.image_ref(layer.target_image, distro),
+        "kit_image": target_image(settings, layer, distro),
         "kit_instance": f"kit-{layer.name}-{distro}",
-        "kit_version": settings.version,
         "kit_artifact_dir": str(out_dir(layer, distro, settings.version)),
         "kit_next_artifact_dir": str(out_dir(layer, distro, settings.next_version)),
         "kit_upgrade_playbook": str(ANSIBLE / "molecule" / layer.scenario / "converge.yml"),
-        "kit_service": settings.facts(),
-        "kit_contract": layer.contract_facts(settings),
     }
 
 
@@ -74,25 +78,43 @@ def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
     return path
 
 
+def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
+    """A local container target (kit images), driven by the layer's molecule scenario."""
+    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
+    build(settings, layer, distro)
+    build(settings, layer, distro, settings.next_version)
+    known = facts(settings, layer, distro)
+    env = {
+        "KIT_VARS": str(vars_file(settings, layer, distro)),
+        "KIT_IMAGE": image,
+        "KIT_INSTANCE": known["kit_instance"],
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "ANSIBLE_FORCE_COLOR": "1",
+        "PY_COLORS": "1",
+    }
+    with step(f"molecule test -s {layer.scenario}"):
+        run(
+            ["molecule", "test", "-s", layer.scenario],
+            cwd=ANSIBLE,
+            env=env,
+            fix=f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
+            f"`molecule verify -s {layer.scenario}` to look at the target",
+        )
+
+
+# How each target kind (layer.toml `target.kind`) is made and tested. A VM target (qemu,
+# reached over ssh://) plugs in here with its own function; the contract already maps
+# ssh:// hosts.
+TARGETS: dict[str, Callable[[Settings, Layer, str], None]] = {"container": _test_container}
+
+
 def test(settings: Settings, layer: Layer, distro: str) -> None:
+    runner = TARGETS.get(layer.target_kind)
+    if runner is None:
+        raise KitError(
+            f"{layer.directory.name}/layer.toml: no test harness for target.kind = "
+            f"{layer.target_kind!r} yet",
+            f"use one of {', '.join(TARGETS)}, or add a runner to TARGETS in kitcli/harness.py",
+        )
     with step(f"test {layer.name} on {distro}"):
-        images.ensure(settings, layer.target_image, distro)
-        build(settings, layer, distro)
-        build(settings, layer, distro, settings.next_version)
-        known = facts(settings, layer, distro)
-        env = {
-            "KIT_VARS": str(vars_file(settings, layer, distro)),
-            "KIT_IMAGE": known["kit_image"],
-            "KIT_INSTANCE": known["kit_instance"],
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-            "ANSIBLE_FORCE_COLOR": "1",
-            "PY_COLORS": "1",
-        }
-        with step(f"molecule test -s {layer.scenario}"):
-            run(
-                ["molecule", "test", "-s", layer.scenario],
-                cwd=ANSIBLE,
-                env=env,
-                fix=f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
-                f"`molecule verify -s {layer.scenario}` to look at the target",
-            )
+        runner(settings, layer, distro)

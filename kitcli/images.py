@@ -61,29 +61,31 @@ VARIANTS: dict[str, Variant] = {
             _SYSTEMD_CHANGES,
             "minbase + systemd as PID 1, NO python (targets for layers that bring their own)",
         ),
-        Variant(
-            "systemd-python-rpm",
-            ("python3", "systemd", "systemd-sysv", "dbus", "rpm"),
-            "kit/debian",
-            "-systemd-python-rpm",
-            _SYSTEMD_CHANGES,
-            "minbase + python3 + systemd as PID 1 + rpm (rpm layer: a company rpmdb beside dpkg)",
-        ),
     )
 }
 
 
-def image_ref(variant: str, distro: str) -> str:
+def image_ref(variant: str, distro: str, extra: tuple[str, ...] = ()) -> str:
+    """A variant's tag; a layer's extra target packages (layer.toml `target.packages`)
+    extend it, e.g. kit/debian:trixie-systemd-python-rpm."""
     v = VARIANTS[variant]
-    return f"{v.repository}:{distro}{v.tag_suffix}"
+    suffix = "".join(f"-{p}" for p in sorted(extra))
+    if extra and v.repository == "debian":
+        raise KitError(
+            f"image variant {variant!r} is the upstream debian image and takes no extra packages",
+            "use a kit/debian variant (systemd, systemd-python) as the target image",
+        )
+    return f"{v.repository}:{distro}{v.tag_suffix}{suffix}"
 
 
-def content_hash(settings: Settings, variant: Variant, distro: str) -> str:
+def content_hash(
+    settings: Settings, variant: Variant, distro: str, extra: tuple[str, ...] = ()
+) -> str:
     recipe = {
         "recipe": RECIPE_VERSION,
         "distro": distro,
         "mirror": settings.mirror,
-        "packages": sorted(variant.packages),
+        "packages": sorted({*variant.packages, *extra}),
         "changes": list(variant.changes),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
@@ -106,11 +108,11 @@ def _current_hash(ref: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _mmdebstrap(settings: Settings, variant: Variant, distro: str, tar: Path) -> None:
+def _mmdebstrap(settings: Settings, packages: list[str], distro: str, tar: Path) -> None:
     tmp = tar.with_suffix(".partial")
     argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar"]
-    if variant.packages:
-        argv.append("--include=" + ",".join(variant.packages))
+    if packages:
+        argv.append("--include=" + ",".join(packages))
     # dpkg's fsyncs dominate a bootstrap; the result is a tar, so crash-safety buys nothing.
     argv += ["--dpkgopt=force-unsafe-io", distro, str(tmp), settings.mirror]
     try:
@@ -121,26 +123,29 @@ def _mmdebstrap(settings: Settings, variant: Variant, distro: str, tar: Path) ->
     tmp.rename(tar)  # only a complete tar ever carries the final name
 
 
-def ensure(settings: Settings, variant_name: str, distro: str) -> str:
+def ensure(settings: Settings, variant_name: str, distro: str, extra: tuple[str, ...] = ()) -> str:
     """Make sure the image exists and is current; return its reference."""
     if variant_name not in VARIANTS:
         raise KitError(f"no image variant {variant_name!r}", f"use one of {sorted(VARIANTS)}")
     require_docker()
     variant = VARIANTS[variant_name]
-    ref = image_ref(variant_name, distro)
-    digest = content_hash(settings, variant, distro)
+    ref = image_ref(variant_name, distro, extra)
+    digest = content_hash(settings, variant, distro, extra)
+    packages = [*variant.packages, *(p for p in sorted(extra) if p not in variant.packages)]
     if _current_hash(ref) == digest:
         console.print(f"  [green]✓[/] {ref} is current [dim](hash {digest}, cached)[/]")
         return ref
-    with step(f"image {ref} ({variant.description})"):
+    described = variant.description + (f" + {', '.join(sorted(extra))}" if extra else "")
+    with step(f"image {ref} ({described})"):
         cache = settings.cache_dir / "images"
         cache.mkdir(parents=True, exist_ok=True)
-        tar = cache / f"{distro}-{variant.name}-{digest}.tar"
+        tag = ref.rsplit(":", 1)[1]
+        tar = cache / f"{tag}-{digest}.tar"
         if tar.exists():
-            console.print(f"  rootfs from cache: {tar}")
+            console.print(f"  rootfs from cache: {tar}", markup=False)
         else:
-            with step(f"mmdebstrap {distro} ({', '.join(variant.packages) or 'minbase'})"):
-                _mmdebstrap(settings, variant, distro, tar)
+            with step(f"mmdebstrap {distro} ({', '.join(packages) or 'minbase'})"):
+                _mmdebstrap(settings, packages, distro, tar)
         argv = ["docker", "import"]
         for change in (*variant.changes, f"LABEL {HASH_LABEL}={digest}"):
             argv += ["--change", change]

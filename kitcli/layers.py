@@ -22,8 +22,10 @@ class Layer:
     directory: Path
     build_command: tuple[str, ...]
     build_images: tuple[str, ...]  # `kit images` variants the build itself runs on
+    templates: tuple[str, ...]  # the layer's own templates (kitcli/render.py renders them)
     target_kind: str
     target_image: str
+    target_packages: tuple[str, ...]  # extra Debian packages on the target image
     scenario: str
     distros: tuple[str, ...]  # releases the layer is proven on; empty = all in kit.toml
     contract: dict[str, Any]
@@ -35,8 +37,12 @@ class Layer:
         """The substitutions a layer's strings may use."""
         return {k: str(v) for k, v in settings.facts().items()} | extra
 
-    def build_argv(self, settings: Settings, *, distro: str, version: str, out: Path) -> list[str]:
-        subs = self.render(settings, distro=distro, version=version, out=str(out))
+    def build_argv(
+        self, settings: Settings, *, distro: str, version: str, out: Path, build_dir: Path
+    ) -> list[str]:
+        subs = self.render(
+            settings, distro=distro, version=version, out=str(out), build_dir=str(build_dir)
+        )
         try:
             return [part.format(**subs) for part in self.build_command]
         except KeyError as exc:
@@ -48,6 +54,15 @@ class Layer:
     def contract_facts(self, settings: Settings) -> dict[str, Any]:
         subs = self.render(settings)
         return {k: v.format(**subs) if isinstance(v, str) else v for k, v in self.contract.items()}
+
+    def exec_argv(self, settings: Settings) -> list[str]:
+        """What the supervisor runs: the console script through the venv's interpreter, so
+        sys.executable is the layer's interpreter (pip's /bin/sh trampolines are valid
+        Python too)."""
+        facts = settings.facts()
+        contract = self.contract_facts(settings)
+        script = f"{contract['bin_dir']}/{facts['script']}"
+        return [contract["interpreter"], script, *facts["args"]]
 
 
 def _require(table: dict[str, Any], key: str, where: Path, kind: type) -> Any:
@@ -78,7 +93,7 @@ def load_layer(directory: Path) -> Layer:
         raise KitError(
             f"{path}: contract.supervisor = {supervisor!r} is unknown", f"use one of {SUPERVISORS}"
         )
-    for key in ("interpreter", "install_root", "config", "data_dir"):
+    for key in ("interpreter", "bin_dir", "install_root"):
         _require(contract, key, path, str)
     return Layer(
         name=_require(layer, "name", path, str),
@@ -86,8 +101,10 @@ def load_layer(directory: Path) -> Layer:
         directory=directory,
         build_command=tuple(_require(build, "command", path, list)),
         build_images=tuple(build.get("images", [])),
+        templates=tuple(build.get("templates", [])),
         target_kind=kind,
         target_image=_require(target, "image", path, str),
+        target_packages=tuple(target.get("packages", [])),
         scenario=_require(target, "scenario", path, str),
         distros=tuple(target.get("distros", [])),
         contract=contract,
@@ -103,6 +120,11 @@ def discover(root: Path = ROOT) -> dict[str, Layer]:
 
 
 def get(name: str, root: Path = ROOT) -> Layer:
+    direct = root / name / "layer.toml"
+    if direct.is_file():  # one broken layer.toml elsewhere does not stop this layer
+        layer = load_layer(direct.parent)
+        if layer.name == name:
+            return layer
     layers = discover(root)
     if name not in layers:
         known = ", ".join(layers) or "none yet"

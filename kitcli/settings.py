@@ -1,4 +1,5 @@
-"""Load and validate kit.toml, the kit's single settings file."""
+"""Load and validate kit.toml, the kit's single settings file: the only place a service's
+identity lives. Everything else (templates, kit-vars.json, kit.env) is derived from it."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from kitcli.errors import KitError
 ROOT = Path(__file__).resolve().parent.parent
 KIT_TOML = ROOT / "kit.toml"
 
-# What each supported Debian release ships, so builds target the right interpreter.
+# What each supported Debian release ships, so builds target the right interpreter. The
+# one table of it: builds get it through kit.env (KIT_PYTHON_VERSION), never their own.
 DISTRO_PYTHON = {"trixie": "3.13", "bookworm": "3.11"}
+HTTP_PATHS = ("health", "ready", "version", "metrics", "items")
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-_PYPKG = re.compile(r"^[a-z_][a-z0-9_]*$")
+_PYPKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SCRIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -27,14 +31,22 @@ class Settings:
     name: str
     python_package: str
     version: str
+    description: str
+    maintainer: str
+    license: str
+    homepage: str
     port: int
     user: str
     uid: int
     gid: int
     source: Path
+    command: tuple[str, ...]
+    config_template: Path | None
+    http: dict[str, str]
     distros: tuple[str, ...]
     mirror: str
     cache_dir: Path
+    path: Path  # the kit.toml these came from
 
     @property
     def default_distro(self) -> str:
@@ -46,18 +58,40 @@ class Settings:
         major, minor, patch = self.version.split(".")
         return f"{major}.{minor}.{int(patch) + 1}"
 
+    @property
+    def config_file(self) -> str:
+        return f"/etc/{self.name}/config.toml" if self.config_template else ""
+
     def facts(self) -> dict[str, Any]:
-        """The facts layers and the contract are parametrised by."""
+        """kit_service: the facts every template, role and the contract are given."""
+        args = [a.replace("{config}", self.config_file) for a in self.command[1:]]
         return {
             "name": self.name,
             "python_package": self.python_package,
             "version": self.version,
             "next_version": self.next_version,
+            "description": self.description,
+            "maintainer": self.maintainer,
+            "license": self.license,
+            "homepage": self.homepage,
             "port": self.port,
             "user": self.user,
+            "group": self.user,
             "uid": self.uid,
             "gid": self.gid,
+            "script": self.command[0],
+            "args": args,
+            "config_template": str(self.config_template or ""),
+            "config_file": self.config_file,
+            "config_dir": f"/etc/{self.name}",
+            "data_dir": f"/var/lib/{self.name}",
+            "http": dict(self.http),
+            "layer_env": "KIT_LAYER",
         }
+
+
+def _fail(key: str, value: Any, fix: str) -> KitError:
+    return KitError(f"kit.toml: {key} = {value!r} is invalid", fix)
 
 
 def _get(table: dict[str, Any], section: str, key: str, kind: type, hint: str) -> Any:
@@ -81,10 +115,92 @@ def _get(table: dict[str, Any], section: str, key: str, kind: type, hint: str) -
 
 def _check(ok: bool, section: str, key: str, value: Any, fix: str) -> None:
     if not ok:
-        raise KitError(f"kit.toml: {section}.{key} = {value!r} is invalid", fix)
+        raise _fail(f"{section}.{key}", value, fix)
 
 
-def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
+def read_pyproject(source: Path) -> dict[str, Any]:
+    path = source / "pyproject.toml"
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise KitError(f"{path}: not valid TOML ({exc})", "fix the syntax at that line") from None
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise KitError(f"{path} has no [project] table", "declare the service's metadata there")
+    return project
+
+
+def _version(source: Path) -> str:
+    project = read_pyproject(source)
+    version = project.get("version")
+    where = source / "pyproject.toml"
+    if not isinstance(version, str):
+        raise KitError(
+            f"{where}: [project] version is missing or dynamic",
+            'write a static `version = "1.0.0"` there (the kit reads the one version from it)',
+        )
+    if not _VERSION.match(version):
+        raise KitError(
+            f"{where}: version = {version!r} is not MAJOR.MINOR.PATCH",
+            'use three numbers, e.g. "1.0.0" (package managers order them reliably)',
+        )
+    return version
+
+
+def _check_command(command: list[Any], source: Path, pypkg: str) -> None:
+    if not command or not all(isinstance(a, str) and a for a in command):
+        raise _fail(
+            "service.command",
+            command,
+            'write it as a list of strings, e.g. ["my-service", "serve"]',
+        )
+    scripts = read_pyproject(source).get("scripts", {})
+    if command[0] not in scripts:
+        known = ", ".join(sorted(scripts)) or "none: add a [project.scripts] entry"
+        raise KitError(
+            f"kit.toml: service.command starts with {command[0]!r}, which is not a console "
+            f"script of {source / 'pyproject.toml'} — the built artifact would not contain it",
+            f"start the command with one of: {known}",
+        )
+    for arg in command[1:]:
+        if re.search(r"\{(?!config\})[^}]*\}", arg):
+            raise _fail("service.command", command, "the only placeholder is {config}")
+    if not any(
+        (base / pypkg).is_dir() or (base / f"{pypkg}.py").is_file()
+        for base in (source / "src", source)
+    ):
+        raise KitError(
+            f"kit.toml: service.python_package = {pypkg!r} is not in {source} "
+            "(looked for src/<it>/ and <it>/)",
+            "set it to the import name of the service's package",
+        )
+
+
+def _http(svc: dict[str, Any]) -> dict[str, str]:
+    table = svc.get("http", {})
+    if not isinstance(table, dict):
+        raise KitError("kit.toml: service.http must be a table", "write it as [service.http]")
+    unknown = sorted(set(table) - set(HTTP_PATHS))
+    if unknown:
+        raise KitError(
+            f"kit.toml: service.http.{unknown[0]} is not a known path",
+            f"use only {', '.join(HTTP_PATHS)}",
+        )
+    paths = {}
+    for key in HTTP_PATHS:
+        value = table.get(key, "")
+        if not isinstance(value, str) or (value and not value.startswith("/")):
+            raise _fail(f"service.http.{key}", value, 'use an absolute path like "/healthz"')
+        paths[key] = value.rstrip("/") if value != "/" else value
+    if not paths["health"]:
+        raise KitError(
+            "kit.toml: service.http.health is missing",
+            'add `health = "/healthz"` under [service.http] (every layer waits on it)',
+        )
+    return paths
+
+
+def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Settings:
     for section in ("service", "targets", "kit"):
         if not isinstance(raw.get(section), dict):
             raise KitError(
@@ -92,7 +208,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
             )
     svc, tgt, kit = raw["service"], raw["targets"], raw["kit"]
 
-    name = _get(svc, "service", "name", str, '"sample-service"')
+    name = _get(svc, "service", "name", str, '"my-service"')
     _check(
         bool(_NAME.match(name)),
         "service",
@@ -100,25 +216,54 @@ def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
         name,
         "use lower-case letters, digits and '-', starting with a letter (max 31)",
     )
-    pypkg = _get(svc, "service", "python_package", str, '"sample_service"')
+    pypkg = _get(svc, "service", "python_package", str, '"my_service"')
     _check(
         bool(_PYPKG.match(pypkg)),
         "service",
         "python_package",
         pypkg,
-        "use a valid Python import name, e.g. sample_service",
+        "use a valid Python import name, e.g. my_service",
     )
-    version = _get(svc, "service", "version", str, '"1.0.0"')
+    if "version" in svc:
+        raise KitError(
+            "kit.toml: service.version is not read from here",
+            "remove it; the version lives in the service's pyproject.toml only",
+        )
+    description = _get(svc, "service", "description", str, '"What the service does"')
     _check(
-        bool(_VERSION.match(version)),
+        bool(description.strip()) and "\n" not in description and len(description) <= 80,
         "service",
-        "version",
-        version,
-        'use MAJOR.MINOR.PATCH, e.g. "1.0.0"',
+        "description",
+        description,
+        "write one line of at most 80 characters",
+    )
+    maintainer = _get(svc, "service", "maintainer", str, '"Team <team@example.com>"')
+    _check(
+        bool(re.fullmatch(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>", maintainer)),
+        "service",
+        "maintainer",
+        maintainer,
+        'write it as "Name <email>"',
+    )
+    license_ = _get(svc, "service", "license", str, '"MIT"')
+    _check(
+        bool(re.fullmatch(r"[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*", license_)),
+        "service",
+        "license",
+        license_,
+        'use an SPDX identifier, e.g. "MIT" or "Apache-2.0"',
+    )
+    homepage = _get(svc, "service", "homepage", str, '"https://example.com/my-service"')
+    _check(
+        homepage.startswith(("https://", "http://")),
+        "service",
+        "homepage",
+        homepage,
+        "use an http(s):// URL",
     )
     port = _get(svc, "service", "port", int, "8080")
     _check(1 <= port <= 65535, "service", "port", port, "use a port from 1 to 65535")
-    user = _get(svc, "service", "user", str, '"sample-service"')
+    user = _get(svc, "service", "user", str, '"my-service"')
     _check(
         bool(_NAME.match(user)) and user != "root",
         "service",
@@ -134,9 +279,9 @@ def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
             "service",
             key,
             val,
-            "use a system id from 100 to 999 (Debian's range for system users)",
+            "use a system id from 100 to 999 (Debian's range for system users; never 0)",
         )
-    source = base / _get(svc, "service", "source", str, '"sample_service"')
+    source = (base / _get(svc, "service", "source", str, '"."')).resolve()
     _check(
         (source / "pyproject.toml").is_file(),
         "service",
@@ -144,6 +289,23 @@ def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
         str(source),
         "point it at the directory holding the service's pyproject.toml",
     )
+    version = _version(source)
+    command = _get(svc, "service", "command", list, '["my-service", "serve"]')
+    _check_command(command, source, pypkg)
+    template = _get(svc, "service", "config_template", str, '""')
+    config_template = (base / template).resolve() if template else None
+    if config_template is not None and not config_template.is_file():
+        raise _fail(
+            "service.config_template",
+            template,
+            'point it at the service\'s config template (relative to kit.toml), or "" for none',
+        )
+    if config_template is None and any("{config}" in a for a in command):
+        raise KitError(
+            "kit.toml: service.command uses {config} but config_template is empty",
+            "set config_template, or drop {config} from the command",
+        )
+    http = _http(svc)
 
     distros = _get(tgt, "targets", "distros", list, '["trixie", "bookworm"]')
     _check(
@@ -165,7 +327,25 @@ def parse(raw: dict[str, Any], base: Path = ROOT) -> Settings:
     _check(cache_dir.is_absolute(), "kit", "cache_dir", str(cache_dir), "use an absolute path")
 
     return Settings(
-        name, pypkg, version, port, user, uid, gid, source, tuple(distros), mirror, cache_dir
+        name=name,
+        python_package=pypkg,
+        version=version,
+        description=description,
+        maintainer=maintainer,
+        license=license_,
+        homepage=homepage,
+        port=port,
+        user=user,
+        uid=uid,
+        gid=gid,
+        source=source,
+        command=tuple(command),
+        config_template=config_template,
+        http=http,
+        distros=tuple(distros),
+        mirror=mirror,
+        cache_dir=cache_dir,
+        path=path,
     )
 
 
@@ -178,4 +358,4 @@ def load(path: Path | None = None) -> Settings:
         raise KitError(f"{path} not found", "run ./kit from the kit's checkout") from None
     except tomllib.TOMLDecodeError as exc:
         raise KitError(f"{path}: not valid TOML ({exc})", "fix the syntax at that line") from None
-    return parse(raw, base=path.parent)
+    return parse(raw, base=path.parent, path=path)

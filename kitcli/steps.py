@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from kitcli.errors import KitError
 
@@ -24,6 +25,7 @@ def step(title: str) -> Iterator[None]:
     """Announce a step, time it, report ✓ or ✗ with the duration."""
     global _depth
     pad = "  " * _depth
+    title = escape(title)  # text is shown verbatim: `[targets]` is not markup
     console.print(f"{pad}[bold cyan]▶[/] {title}")
     start = time.monotonic()
     _depth += 1
@@ -51,7 +53,7 @@ def run(
     shown = shlex.join(argv)
     if cwd is not None:
         shown = f"(cd {shlex.quote(str(cwd))} && {shown})"
-    console.print(f"{'  ' * _depth}[dim]$ {shown}[/]")
+    console.print(f"{'  ' * _depth}[dim]$ {escape(shown)}[/]")
     full_env = {**os.environ, **env} if env else None
     try:
         proc = subprocess.run(

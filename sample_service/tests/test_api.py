@@ -13,7 +13,7 @@ from sample_service.db import Store
 
 @pytest.fixture
 def client(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> testing.TestClient:
-    monkeypatch.setenv("SAMPLE_SERVICE_LAYER", "unit-test")
+    monkeypatch.setenv("KIT_LAYER", "unit-test")
     cfg = Config(data_dir=data_dir)
     Store(cfg.db_path).init()
     return testing.TestClient(create_app(cfg))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 PROBE = (Path(__file__).parent / "probe.py").read_text()
 
 
@@ -24,6 +26,25 @@ class Target:
     @property
     def contract(self) -> dict[str, Any]:
         return dict(self.kit["kit_contract"])
+
+    @property
+    def config(self) -> str:
+        """The config file the service reads ("" when the service has none)."""
+        return str(self.service["config_file"])
+
+    @property
+    def data_dir(self) -> str:
+        return str(self.service["data_dir"])
+
+    def path(self, what: str, check: str) -> str:
+        """kit.toml's [service.http] path `what`, or skip `check` with the reason printed."""
+        path = str(self.service["http"].get(what, ""))
+        if not path:
+            pytest.skip(
+                f"not applicable: {check} needs service.http.{what}, which this service "
+                "does not declare in kit.toml"
+            )
+        return path
 
     def probe(self, command: str, *args: str) -> Any:
         out = self.host.run(
@@ -47,10 +68,15 @@ class Target:
             return res["status"], res["body"]
 
     def wait_healthy(self, timeout: float = 60) -> None:
+        """The one health wait of every suite: the service's health path answers 200."""
+        health = self.service["http"]["health"]
         deadline = time.monotonic() + timeout
         while True:
-            status, body = self.http("GET", "/healthz")
+            try:
+                status, body = self.http("GET", health)
+            except AssertionError as exc:  # the probe itself failed (e.g. mid-restart)
+                status, body = 0, str(exc)
             if status == 200:
                 return
-            assert time.monotonic() < deadline, f"/healthz not 200 within {timeout} s: {body}"
+            assert time.monotonic() < deadline, f"{health} not 200 within {timeout} s: {body}"
             time.sleep(0.5)

@@ -24,10 +24,47 @@ def test_shipped_kit_toml_is_valid() -> None:
     assert s.default_distro == "trixie" and s.next_version != s.version
 
 
-def test_service_version_matches_kit_toml() -> None:
+def test_version_is_read_from_the_service_pyproject() -> None:
     s = load()
     pyproject = tomllib.loads((s.source / "pyproject.toml").read_text())
-    assert pyproject["project"]["version"] == s.version, "bump both together"
+    assert pyproject["project"]["version"] == s.version
+
+
+def test_version_typed_in_kit_toml_is_refused() -> None:
+    data = raw()
+    data["service"]["version"] = "1.0.0"
+    with pytest.raises(KitError, match=r"pyproject\.toml only"):
+        parse(data, base=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("command", "needle"),
+    [
+        (["no-such-script", "serve"], "not a console script"),
+        ([], "list of strings"),
+        (["sample-service", "{port}"], "only placeholder is {config}"),
+    ],
+)
+def test_bad_start_command_is_refused_before_any_build(command: list[str], needle: str) -> None:
+    data = raw()
+    data["service"]["command"] = command
+    with pytest.raises(KitError) as exc:
+        parse(data, base=ROOT)
+    assert needle in str(exc.value) and "fix:" in str(exc.value)
+
+
+def test_health_path_is_required() -> None:
+    data = raw()
+    data["service"]["http"] = {"ready": "/readyz"}
+    with pytest.raises(KitError, match=r"service.http.health is missing"):
+        parse(data, base=ROOT)
+
+
+def test_config_placeholder_needs_a_config_template() -> None:
+    data = raw()
+    data["service"]["config_template"] = ""
+    with pytest.raises(KitError, match="config_template is empty"):
+        parse(data, base=ROOT)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +74,10 @@ def test_service_version_matches_kit_toml() -> None:
         ("service", "port", 0, "service.port = 0 is invalid"),
         ("service", "user", "root", "never root"),
         ("service", "uid", 5000, "system id"),
-        ("service", "version", "1.0", "MAJOR.MINOR.PATCH"),
+        ("service", "uid", 0, "never 0"),
+        ("service", "gid", 0, "never 0"),
+        ("service", "maintainer", "nobody", "Name <email>"),
+        ("service", "homepage", "example.com", "http(s)://"),
         ("service", "name", "Bad Name", "service.name"),
         ("targets", "distros", ["jessie"], "targets.distros"),
         ("kit", "cache_dir", "relative", "absolute path"),

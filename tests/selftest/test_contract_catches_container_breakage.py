@@ -11,14 +11,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from test_contract_catches_breakage import assert_contract, wait_healthy
+
+from tests.selftest.test_contract_catches_breakage import assert_contract, wait_healthy
 
 
 @pytest.fixture(scope="module")
-def kit(kit_vars: dict[str, Any]) -> dict[str, Any]:
-    if kit_vars["kit_contract"]["supervisor"] != "docker":
+def kit(kit: dict[str, Any]) -> dict[str, Any]:  # narrows the plugin's fixture
+    if kit["kit_contract"]["supervisor"] != "docker":
         pytest.skip("the mutations below swap containers; this layer's supervisor is not docker")
-    return kit_vars
+    return kit
 
 
 def docker(*args: str) -> str:
@@ -58,19 +59,18 @@ def run_args(info: dict[str, Any], **change: Any) -> list[str]:
 @contextmanager
 def twin(host: Any, kit: dict[str, Any], **change: Any) -> Iterator[None]:
     name = host.backend.name
-    interpreter, port = kit["kit_contract"]["interpreter"], kit["kit_service"]["port"]
     info = json.loads(docker("inspect", "--type", "container", name))[0]
     docker("stop", name)
     docker("rename", name, f"{name}-selftest-original")
     try:
         docker("run", "-d", *run_args(info, **change))
-        wait_healthy(host, interpreter, port)
+        wait_healthy(host, kit)
         yield
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
         docker("rename", f"{name}-selftest-original", name)
         docker("start", name)
-        wait_healthy(host, interpreter, port)
+        wait_healthy(host, kit)
 
 
 def test_contract_catches_writable_root_filesystem(

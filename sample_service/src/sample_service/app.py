@@ -17,7 +17,7 @@ from sample_service.config import Config
 from sample_service.db import Store
 from sample_service.metrics import Metrics
 
-LAYER_ENV = "SAMPLE_SERVICE_LAYER"
+LAYER_ENV = "KIT_LAYER"  # set by every layer (the unit, the image): who installed us
 MAX_NAME = 200
 
 

@@ -1,6 +1,8 @@
-"""The shared contract: every layer's installed service must pass it.
+"""The contract as a pytest plugin (loaded by the kit root's conftest.py): one --kit-vars
+option and the fixtures every suite shares — the contract (tests/contract), its
+self-test (tests/selftest) and each layer's own tests (deb/tests, rpm/tests, …).
 
-Run by molecule's verify step, or by hand against any host:
+Run by molecule's verify step (ansible/tasks/contract.yml), or by hand against any host:
     pytest tests/contract --hosts=docker://kit-wheel-trixie \
         --kit-vars dist/wheel/trixie/kit-vars.json
 A container-image layer (supervisor "docker") is probed as root inside its container:
@@ -18,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from supervisors import Supervisor, for_target
-from target import Target
+from tests.contract.supervisors import Supervisor, for_target
+from tests.contract.target import Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,10 +35,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The upgrade check changes the installed version, so it always runs last.
     items.sort(key=lambda item: item.get_closest_marker("upgrade") is not None)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "upgrade: changes the installed version; runs last")
 
 
 @pytest.fixture(scope="session")
