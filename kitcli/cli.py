@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from kitcli import checks, doctor, harness, images, layers, render
+from kitcli import adopt, checks, doctor, harness, images, layers, render
 from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
@@ -108,8 +108,7 @@ def render_cmd(
     distro: DistroOpt = None,
     version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
 ) -> None:
-    """Render a layer's build dir from kit.toml (kit.env, facts.json, rendered/): the raw
-    first step of every `bash LAYER/build.sh --build-dir DIR --out DIR`."""
+    """Render a layer's build dir from kit.toml (kit.env, facts.json, rendered/)."""
     settings = _settings()
     chosen, d = layers.get(layer), _distro(settings, distro)
     where = render.render(settings, chosen, d, version or settings.version)
@@ -168,12 +167,7 @@ def clean_cmd() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-try:  # TEMP while kitcli/adopt.py is being written
-    from kitcli import adopt
-
-    adopt.register(app)
-except ImportError:
-    pass
+adopt.register(app)
 
 
 def main() -> None:
