@@ -61,6 +61,25 @@ def test_runs_as_service_user_not_root(target: Target, supervisor: Supervisor) -
         assert p["uid"] == svc["uid"], f"pid {p['pid']} runs as uid {p['uid']}, not {svc['uid']}"
 
 
+MAX_EXPOSURE = 1.2  # systemd-analyze security's 0-10 scale; templates/unit.service.j2
+
+
+def test_unit_is_hardened(target: Target, supervisor: Supervisor) -> None:
+    """`systemd-analyze security` scores the unit as loaded (drop-ins included)."""
+    if supervisor.kind != "systemd":
+        pytest.skip(f"not applicable: the layer runs under {supervisor.kind}, not a systemd unit")
+    unit = f"{target.service['name']}.service"
+    out = target.host.run("systemd-analyze security --no-pager %s", unit)
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
+    assert found, f"systemd-analyze security {unit} gave no score: {out.stderr.strip()}"
+    exposure = float(found.group(1))
+    print(f"systemd-analyze security {unit}: exposure {exposure} (limit {MAX_EXPOSURE})")
+    assert exposure <= MAX_EXPOSURE, (
+        f"{unit} exposure {exposure} > {MAX_EXPOSURE} — fix: keep the hardening of "
+        "templates/unit.service.j2 (a drop-in or a layer's own unit weakened it)"
+    )
+
+
 def test_service_user_is_a_system_user_without_login(target: Target) -> None:
     svc = target.service
     entry = target.probe("user", svc["user"])
