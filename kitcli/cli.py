@@ -24,6 +24,7 @@ app = typer.Typer(
     help="Build the sample service down the packaging gradient and prove each layer.",
 )
 
+ArchOpt = Annotated[str, typer.Option("--arch", help="amd64 or arm64 (the target's CPU)")]
 DistroOpt = Annotated[
     str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")
 ]
@@ -93,12 +94,13 @@ def layers_cmd() -> None:
 def build_cmd(
     layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
     distro: DistroOpt = None,
-    version: Annotated[str | None, typer.Option(help="override kit.toml's version")] = None,
+    version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
+    arch: ArchOpt = "amd64",
 ) -> None:
     """Build one layer's artifact into dist/<layer>/<distro>/<version>/."""
     settings = _settings()
     chosen, d = layers.get(layer), _distro(settings, distro)
-    harness.build(settings, chosen, d, version)
+    harness.build(settings, chosen, d, version, arch)
     harness.vars_file(settings, chosen, d)  # so the contract can be run by hand next
 
 
@@ -107,11 +109,12 @@ def render_cmd(
     layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
     distro: DistroOpt = None,
     version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
+    arch: ArchOpt = "amd64",
 ) -> None:
     """Render a layer's build dir from kit.toml (kit.env, facts.json, rendered/)."""
     settings = _settings()
     chosen, d = layers.get(layer), _distro(settings, distro)
-    where = render.render(settings, chosen, d, version or settings.version)
+    where = render.render(settings, chosen, d, version or settings.version, arch)
     console.print(escape(str(where)))
 
 

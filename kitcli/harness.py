@@ -23,18 +23,25 @@ ANSIBLE = ROOT / "ansible"
 VENV_BIN = ROOT / ".kit" / "venv" / "bin"
 
 
-def out_dir(layer: Layer, distro: str, version: str) -> Path:
-    return DIST / layer.name / distro / version
+def out_dir(layer: Layer, distro: str, version: str, arch: str = "amd64") -> Path:
+    """dist/<layer>/<distro>/<version>/ (another architecture: .../<version>-<arch>/)."""
+    return DIST / layer.name / distro / (version if arch == "amd64" else f"{version}-{arch}")
 
 
-def build(settings: Settings, layer: Layer, distro: str, version: str | None = None) -> Path:
+def build(
+    settings: Settings,
+    layer: Layer,
+    distro: str,
+    version: str | None = None,
+    arch: str = "amd64",
+) -> Path:
     version = version or settings.version
-    out = out_dir(layer, distro, version)
+    out = out_dir(layer, distro, version, arch)
     with step(f"build {layer.name} {version} for {distro}"):
         for variant in layer.build_images:
             images.ensure(settings, variant, distro)
         with step(f"render {layer.name}'s build dir from kit.toml"):
-            where = render.render(settings, layer, distro, version)
+            where = render.render(settings, layer, distro, version, arch)
             console.print(f"  {where}/ (kit.env, facts.json, rendered/)", markup=False)
         if out.exists():
             shutil.rmtree(out)

@@ -28,6 +28,7 @@ class Layer:
     target_packages: tuple[str, ...]  # extra Debian packages on the target image
     scenario: str
     distros: tuple[str, ...]  # releases the layer is proven on; empty = all in kit.toml
+    unit_tests: tuple[str, ...]  # the layer's host-less pytest suites (layer.toml tests.unit)
     contract: dict[str, Any]
 
     def supported(self, wanted: tuple[str, ...]) -> list[str]:
@@ -107,6 +108,7 @@ def load_layer(directory: Path) -> Layer:
         target_packages=tuple(target.get("packages", [])),
         scenario=_require(target, "scenario", path, str),
         distros=tuple(target.get("distros", [])),
+        unit_tests=tuple(raw.get("tests", {}).get("unit", [])),
         contract=contract,
     )
 

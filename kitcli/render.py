@@ -206,8 +206,8 @@ def kit_env(settings: Settings, ctx: dict[str, Any], build_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_dir(layer: Layer, distro: str, version: str) -> Path:
-    return BUILD / layer.name / distro / version
+def build_dir(layer: Layer, distro: str, version: str, arch: str = "amd64") -> Path:
+    return BUILD / layer.name / distro / (version if arch == "amd64" else f"{version}-{arch}")
 
 
 def render(
@@ -215,7 +215,7 @@ def render(
 ) -> Path:
     """Write the layer's build directory; return it."""
     ctx = context(settings, layer, distro, version, arch)
-    where = build_dir(layer, distro, version)
+    where = build_dir(layer, distro, version, arch)
     if where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True)

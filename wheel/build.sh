@@ -3,82 +3,91 @@
 # dependencies for the target's Python and CPU, in one tarball. The target installs it
 # with pip --no-index (no network at deploy time).
 #
-# Build (exact command; `./kit build wheel` runs the same):
-#   bash wheel/build.sh --distro trixie --version 1.0.0 --out dist/wheel/trixie/1.0.0
+# Build (exact commands; `./kit build wheel` runs the same pair):
+#   ./kit render wheel --distro trixie --version 1.0.0
+#   bash wheel/build.sh --build-dir .kit/build/wheel/trixie/1.0.0 --out dist/wheel/trixie/1.0.0
+#
+# Everything else comes from the build dir's kit.env, which the kit computes once from
+# kit.toml: the source tree (KIT_SOURCE), the version to stamp (KIT_VERSION), the
+# target's Python (KIT_PYTHON_VERSION), CPU (KIT_ARCH/KIT_MACHINE: amd64/x86_64 or
+# arm64/aarch64, as rendered) and SOURCE_DATE_EPOCH. The deb, rpm and docker builds call
+# this script with their own build dir to get the same wheelhouse.
+#
+# Output: $KIT_NAME-$KIT_VERSION-$KIT_DISTRO-$KIT_ARCH.wheelhouse.tar.gz (+ .sha256)
+# holding wheelhouse/*.whl and install.txt (the lock + the service wheel's own hash).
 set -euo pipefail
 
-distro=trixie
-version=""
-out=""
-arch=amd64
-source_dir=sample_service          # CHANGE ME: your service's source tree (has pyproject.toml)
-name=sample-service                # CHANGE ME: your distribution name
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/build.sh
+. "$here/../lib/build.sh"
+kit_args "$@"
+[ "${#KIT_EXTRA[@]}" -eq 0 ] \
+  || die "unknown argument '${KIT_EXTRA[0]}'" "pass only --build-dir DIR --out DIR (every other fact is in DIR/kit.env)"
 
-usage() { echo "usage: $0 --distro trixie|bookworm --version X.Y.Z --out DIR [--arch amd64|arm64] [--source DIR] [--name NAME]" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --distro) distro="$2"; shift 2 ;;
-    --version) version="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --arch) arch="$2"; shift 2 ;;
-    --source) source_dir="$2"; shift 2 ;;
-    --name) name="$2"; shift 2 ;;
-    *) echo "build.sh: unknown argument '$1'" >&2; usage ;;
-  esac
-done
-[ -n "$version" ] && [ -n "$out" ] || usage
+lock="$KIT_SOURCE/requirements.lock"
+[ -f "$KIT_SOURCE/pyproject.toml" ] \
+  || die "$KIT_SOURCE/pyproject.toml not found" "point kit.toml's [service] source at the directory holding pyproject.toml"
+[ -f "$lock" ] \
+  || die "$lock not found" "lock the dependencies with hashes: uv pip compile --universal --generate-hashes pyproject.toml -o $lock"
 
-# The interpreter each Debian release ships decides which wheels fit.
-case "$distro" in
-  trixie) py=3.13 ;;
-  bookworm) py=3.11 ;;
-  *) echo "build.sh: --distro $distro is not supported — fix: use trixie or bookworm" >&2; exit 2 ;;
-esac
-case "$arch" in
-  amd64) machine=x86_64 ;;
-  arm64) machine=aarch64 ;;
-  *) echo "build.sh: --arch $arch is not supported — fix: use amd64 or arm64" >&2; exit 2 ;;
-esac
-[ -f "$source_dir/pyproject.toml" ] || { echo "build.sh: $source_dir/pyproject.toml not found — fix: pass --source DIR" >&2; exit 2; }
-[ -f "$source_dir/requirements.lock" ] || { echo "build.sh: $source_dir/requirements.lock not found — fix: lock with uv pip compile --generate-hashes" >&2; exit 2; }
+# The distribution name may differ from kit.toml's name: read it from pyproject.
+# Normalised twice: the wheel file's form (PEP 427: my_service) and the requirement's
+# form (PEP 503: my-service).
+read -r dist_name wheel_name pyproject_version < <(
+  python3 - "$KIT_SOURCE/pyproject.toml" <<'PY'
+import re, sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    project = tomllib.load(f).get("project", {})
+name = project.get("name", "")
+if not name:
+    sys.exit(f"{sys.argv[1]} has no [project] name")
+print(re.sub(r"[-_.]+", "-", name).lower(), re.sub(r"[-_.]+", "_", name).lower(),
+      project.get("version", "dynamic"))
+PY
+) || die "cannot read [project] name from $KIT_SOURCE/pyproject.toml" "add name = \"...\" under [project] there"
 
-# Reproducible wheels (zip timestamps): the last commit's time unless the caller set one.
-SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$source_dir" log -1 --format=%ct 2>/dev/null || echo 315532800)}"
-export SOURCE_DATE_EPOCH
+kit_work
+mkdir -p "$work/src" "$work/wheelhouse"
 
-t0=$SECONDS
-step() { echo "▶ [$((SECONDS - t0)) s] $*"; }
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$out" "$work/src" "$work/wheelhouse"
-
-step "copy source, stamp version $version"
-cp -a "$source_dir/." "$work/src/"
+step "copy source $KIT_SOURCE, stamp version $KIT_VERSION"
+cp -a "$KIT_SOURCE/." "$work/src/"
 rm -rf "$work/src/build" "$work/src/"*.egg-info "$work/src/src/"*.egg-info
-sed -i -E "0,/^version = \"[^\"]*\"/s//version = \"$version\"/" "$work/src/pyproject.toml"
-grep -q "^version = \"$version\"" "$work/src/pyproject.toml" || { echo "build.sh: could not stamp the version into pyproject.toml — fix: keep a literal 'version = \"X.Y.Z\"' line there" >&2; exit 1; }
+if [ "$pyproject_version" != "$KIT_VERSION" ] && [ "$pyproject_version" != dynamic ]; then
+  # Another version than the source's (the upgrade test builds the next one).
+  sed -i -E "0,/^version = \"[^\"]*\"/s//version = \"$KIT_VERSION\"/" "$work/src/pyproject.toml"
+  grep -q "^version = \"$KIT_VERSION\"" "$work/src/pyproject.toml" \
+    || die "could not stamp version $KIT_VERSION into pyproject.toml" "keep a literal 'version = \"X.Y.Z\"' line under [project]"
+fi
+# A dynamic version (setuptools-scm) takes the kit's version from here.
+export SETUPTOOLS_SCM_PRETEND_VERSION="$KIT_VERSION"
 
-step "build the service wheel"
+step "build the service wheel ($dist_name $KIT_VERSION)"
+show python3 -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/wheelhouse" "$work/src"
 python3 -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/wheelhouse" "$work/src"
 
-step "download locked dependency wheels for cp${py/./} manylinux $machine (hash-checked)"
-python3 -m pip download -q --disable-pip-version-check --require-hashes --only-binary=:all: \
-  --python-version "$py" --implementation cp --abi "cp${py/./}" --abi abi3 --abi none \
-  --platform "manylinux_2_28_$machine" --platform "manylinux_2_17_$machine" \
-  --platform "manylinux2014_$machine" --platform any \
-  -r "$source_dir/requirements.lock" -d "$work/wheelhouse"
+abi="cp${KIT_PYTHON_VERSION/./}"
+step "download locked dependency wheels for $abi manylinux $KIT_MACHINE (hash-checked)"
+download=(python3 -m pip download -q --disable-pip-version-check --require-hashes --only-binary=:all:
+  --python-version "$KIT_PYTHON_VERSION" --implementation cp --abi "$abi" --abi abi3 --abi none
+  --platform "manylinux_2_28_$KIT_MACHINE" --platform "manylinux_2_17_$KIT_MACHINE"
+  --platform "manylinux2014_$KIT_MACHINE" --platform any
+  -r "$lock" -d "$work/wheelhouse")
+show "${download[@]}"
+"${download[@]}" \
+  || die "a locked dependency has no wheel for $abi on manylinux $KIT_MACHINE (or PyPI is unreachable)" \
+    "check PyPI access (PIP_INDEX_URL / PIP_CERT), or pin a version that ships that wheel in $lock"
 
 step "write install.txt (the lock + the service wheel's own hash)"
-app_whls=("$work/wheelhouse/${name//-/_}-$version-"*.whl)
-[ -f "${app_whls[0]}" ] || { echo "build.sh: the service wheel ${name//-/_}-$version-*.whl was not built — fix: check --name matches pyproject's name" >&2; exit 1; }
+app_whls=("$work/wheelhouse/$wheel_name-$KIT_VERSION-"*.whl)
+[ -f "${app_whls[0]}" ] \
+  || die "the service wheel $wheel_name-$KIT_VERSION-*.whl was not built" "check that $KIT_SOURCE/pyproject.toml builds with: python3 -m pip wheel --no-deps $KIT_SOURCE"
 app_hash="$(sha256sum "${app_whls[0]}" | cut -d' ' -f1)"
-{ cat "$source_dir/requirements.lock"; echo "${name}==${version} --hash=sha256:${app_hash}"; } >"$work/install.txt"
+{ cat "$lock"; echo "$dist_name==$KIT_VERSION --hash=sha256:$app_hash"; } >"$work/install.txt"
 
-tarball="$out/${name}-${version}-${distro}-${arch}.wheelhouse.tar.gz"
+tarball="$OUT/$KIT_NAME-$KIT_VERSION-$KIT_DISTRO-$KIT_ARCH.wheelhouse.tar.gz"
 step "pack $tarball"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH}" \
-  -C "$work" -czf "$tarball" wheelhouse install.txt
-(cd "$out" && sha256sum "$(basename "$tarball")" >"$(basename "$tarball").sha256")
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+  -C "$work" -cf - wheelhouse install.txt | gzip -n >"$tarball"
+(cd "$OUT" && sha256sum "$(basename "$tarball")" >"$(basename "$tarball").sha256")
 wheels=("$work/wheelhouse/"*.whl)
 step "done: $(du -h "$tarball" | cut -f1) (${#wheels[@]} wheels)"

@@ -1,4 +1,4 @@
-"""kit.toml is the only place a service's identity lives: no `CHANGE ME` outside it, and
+"""kit.toml is the only place a service's identity lives: no edit-me marks outside it, and
 no layer file spells the sample's name, import name, port or ids (they are rendered)."""
 
 from __future__ import annotations
