@@ -1,35 +1,50 @@
 #!/usr/bin/env bash
-# Runs inside kit/deb-builder:<distro> (see build.sh): assemble the source tree from
-# debian/ + the wheelhouse, stamp the version, build, lint, hand the .deb out.
+# Runs inside kit/deb-builder:<distro> (deb/build.sh starts it, network off): assemble the
+# source tree from the rendered debian/ + the shared runtime files + the wheelhouse,
+# build, lint, hand the .deb out. Mounts: /in/build (the kit's build dir: kit.env,
+# rendered/), /in/deb (this layer), /in/work (wheelhouse, pinned pip), /out.
+# Build:
+#   ./kit build deb --distro trixie, i.e. the raw pair
+#   ./kit render deb --distro trixie --version 1.0.0
+#   bash deb/build.sh --build-dir .kit/build/deb/trixie/1.0.0 --out dist/deb/trixie/1.0.0
 set -euo pipefail
-name="$1" version="$2" distro="$3" owner="$4"
-src="/srv/kit-build/$name-$version"   # a distinctive path: the contract greps for it
+owner="$1"
+# shellcheck source=/dev/null
+. /in/build/kit.env
+rendered=/in/build/rendered
+src="/srv/kit-build/$KIT_NAME-$KIT_VERSION"   # a distinctive path: the contract greps for it
 
 mkdir -p "$src"
-cp -a /in/deb/debian "$src/"
+cp -a "$rendered/debian" "$src/"
 cp /in/deb/build-requirements.lock "$src/"
-tar -C "$src" -xzf /in/work/wheel/"$name-$version-$distro"-amd64.wheelhouse.tar.gz
+tar -C "$src" -xzf "/in/work/wheel/$KIT_NAME-$KIT_VERSION-$KIT_DISTRO-$KIT_ARCH.wheelhouse.tar.gz"
 cp /in/work/extra/*.whl "$src/wheelhouse/"
 
-cd "$src"
-if ! head -1 debian/changelog | grep -q "($version)"; then
-  { printf '%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n\n' \
-      "$name" "$version" "$version" \
-      "$(sed -n 's/^Maintainer: //p' debian/control)" \
-      "$(date -R -u -d "@${SOURCE_DATE_EPOCH}")"
-    cat debian/changelog; } >debian/changelog.new
-  mv debian/changelog.new debian/changelog
+# The runtime files every systemd layer shares (the kit's templates/, rendered once):
+# debhelper picks them up by name.
+cp "$rendered/runtime/unit.service" "$src/debian/$KIT_NAME.service"        # dh_installsystemd
+cp "$rendered/runtime/sysusers.conf" "$src/debian/$KIT_NAME.sysusers"      # dh_installsysusers
+cp "$rendered/runtime/tmpfiles.conf" "$src/debian/$KIT_NAME.tmpfiles"      # dh_installtmpfiles
+if [ -n "$KIT_CONFIG_FILE" ]; then
+  # The default config (a conffile): debian/$KIT_NAME.install installs runtime/config.toml.
+  mkdir -p "$src/runtime"
+  cp "$rendered/runtime/config.toml" "$src/runtime/config.toml"
+  # It must change between versions, so an upgrade over a locally edited config leaves
+  # the new default beside it as .dpkg-dist: the kit's template names the version in its
+  # header; a service template that does not gets a version line here.
+  if ! grep -qF "$KIT_NAME $KIT_VERSION" "$src/runtime/config.toml"; then
+    sed -i "1i # Default configuration shipped with $KIT_NAME $KIT_VERSION." "$src/runtime/config.toml"
+  fi
 fi
-# The shipped default config names its version, so an upgrade over a locally edited
-# config leaves the new default beside it as config.toml.dpkg-dist.
-sed -i "1i # Default configuration shipped with $name $version." debian/conf/config.toml
 
+cd "$src"
+echo "  \$ dpkg-buildpackage -us -uc -b   (in $src)"
 dpkg-buildpackage -us -uc -b 2>&1 | sed 's/^/    /'
 
-deb="$(ls ../"${name}"_"${version}"_*.deb)"
+deb="$(ls ../"${KIT_NAME}_${KIT_VERSION}"_*.deb)"
 echo "▶ lintian --fail-on error,warning $(basename "$deb")"
 lintian --allow-root --fail-on error,warning --display-info --tag-display-limit 0 "$deb" | tee ../lintian.txt | sed 's/^/    /'
 echo "    lintian: $(grep -c '^E:' ../lintian.txt || true) errors, $(grep -c '^W:' ../lintian.txt || true) warnings, $(grep -c '^I:' ../lintian.txt || true) info"
-cp "$deb" ../lintian.txt /out/
-mv /out/lintian.txt "/out/${name}_${version}.lintian.txt"
+cp "$deb" /out/
+cp ../lintian.txt "/out/${KIT_NAME}_${KIT_VERSION}.lintian.txt"
 chown "$owner" /out/*

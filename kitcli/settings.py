@@ -176,6 +176,27 @@ def _check_command(command: list[Any], source: Path, pypkg: str) -> None:
         )
 
 
+def _check_description(text: str, name: str) -> None:
+    """The package synopsis every layer shows (debian/control, the RPM Summary, image
+    labels), held to Debian's rules so lintian passes whatever a service writes."""
+    words = text.split()
+    problem = (
+        "write one line of at most 80 characters"
+        if not text.strip() or "\n" in text or len(text) > 80
+        else "write at least two words"
+        if len(words) < 2
+        else "start with what it is, not with an article (lintian: synopsis starts with article)"
+        if words[0].lower() in ("a", "an", "the")
+        else f"do not start with the name {name!r} (lintian: description starts with package name)"
+        if words[0].lower().rstrip(":,") == name
+        else "leave out the final full stop"
+        if text.rstrip().endswith(".")
+        else ""
+    )
+    if problem:
+        raise _fail("service.description", text, problem)
+
+
 def _http(svc: dict[str, Any]) -> dict[str, str]:
     table = svc.get("http", {})
     if not isinstance(table, dict):
@@ -229,14 +250,8 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
             "kit.toml: service.version is not read from here",
             "remove it; the version lives in the service's pyproject.toml only",
         )
-    description = _get(svc, "service", "description", str, '"What the service does"')
-    _check(
-        bool(description.strip()) and "\n" not in description and len(description) <= 80,
-        "service",
-        "description",
-        description,
-        "write one line of at most 80 characters",
-    )
+    description = _get(svc, "service", "description", str, '"JSON API for orders"')
+    _check_description(description, name)
     maintainer = _get(svc, "service", "maintainer", str, '"Team <team@example.com>"')
     _check(
         bool(re.fullmatch(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>", maintainer)),
