@@ -23,7 +23,7 @@ def _files(*patterns: str) -> list[str]:
         p.relative_to(ROOT).as_posix()
         for pattern in patterns
         for p in ROOT.glob(pattern)
-        if p.is_file() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)
+        if p.is_file() and not p.is_symlink() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)
     }
     return sorted(found)
 
