@@ -4,31 +4,34 @@ and write that service's kit.toml, so `./kit test deb` passes there with no furt
 Copied from this checkout (kitcli/adopt_files.py has the exact list): the front door `kit`,
 `kitcli/`, `lib/`, `templates/`, `tests/contract/`, `tests/selftest/`, `tests/__init__.py`,
 the root `conftest.py` (loads the contract's pytest plugin), the test and lint configs
-(`pytest.ini`, `ruff.toml`, `.yamllint`), `ansible/` (config, shared
-tasks, the roles and the chosen layers' molecule scenarios), the chosen layer directories
-(`wheel/` always: the deb, rpm and docker builds call wheel/build.sh) and the CI entry point
-as `.ci/run` — or as `.ci/kit-run` when the service already has a `.ci/run` (then call it
-from your CI).
+(`pytest.ini`, `ruff.toml`, `.yamllint`), `ansible/` (config, shared tasks, the roles and
+the chosen layers' molecule scenarios), the chosen layer directories (`wheel/` always: the
+deb, rpm and docker builds call wheel/build.sh) and the CI entry point as `.ci/run` — or
+as `.ci/kit-run` when the service already has a `.ci/run` (then call it from your CI).
 
 Derived from the service's pyproject.toml ([project]): the name (normalised to a package and
 unit name), the version (must be static: the kit reads it from there at every build), the
 console script that starts the service ([project.scripts]; with several, the one named like
 the project, else `--command`), the import name (the entry point's top-level module),
-description, maintainer (maintainers, else authors), licence and homepage (urls); and the
-dependencies, locked with hashes into `requirements.lock` beside pyproject.toml if there is
-none (`uv pip compile --universal --generate-hashes --python-version 3.11 pyproject.toml -o
-requirements.lock`). The rest is asked on a terminal, or taken from flags. Without a
-terminal (CI), or with `--yes`, adopt takes the derived values and these defaults:
-gid = uid, user = name, ready/version/metrics/items = "" (none), config template = ""
-(no config file), layers = every layer of the kit; `--port`, `--uid` and `--health` have no
-default, and a missing one stops adopt with one line naming the flag.
+description, maintainer (maintainers, else authors), licence and homepage (urls). The
+dependencies are locked with hashes beside pyproject.toml when there is no lock yet:
+`uv pip compile --universal --generate-hashes --python-version 3.11 pyproject.toml -o
+requirements.lock`, and with `--extra test -o requirements-dev.lock` when the service has a
+test extra (`./kit test` installs that to lint and unit-test the service). The rest is
+asked on a terminal, or taken from flags. Without a terminal (CI), or with `--yes`, adopt
+takes the derived values and these defaults: gid = uid, user = name, ready, version,
+metrics and items = "" (none), config template = "" (no config file), layers = all of the
+kit's; `--port`, `--uid` and `--health` have no default: missing, they stop adopt with one
+line naming them.
 
 Running adopt again (from a newer kit) updates the kit's files and never touches the
-service's kit.toml, requirements.lock or code. What adopt wrote is recorded in
+service's kit.toml, its locks or its code. What adopt wrote is recorded in
 `.kit-adopt.json` (the kit's commit, the layers, each file's sha256); the update model is
 copier's, simplified: untouched kit files are replaced, a kit file you edited is kept and
 the new one is written beside it as `<file>.kit-new` when the kit changed it too (details in
-kitcli/adopt_files.py). Commit `.kit-adopt.json` with the rest.
+kitcli/adopt_files.py). Commit `.kit-adopt.json` with the rest. (copier itself would need
+the kit restructured as a template and its previous version fetched for the three-way
+merge; the kit's files are copied verbatim, so recorded hashes do the same job.)
 
 Refusals, one line each: not a Python project (no pyproject.toml, or no [project]), a
 dynamic version, no console-script entry point, a `kit` in PATH that adopt did not write.
@@ -86,6 +89,7 @@ class Project:
     maintainer: str
     license: str
     homepage: str
+    test_extra: str = ""  # the [project.optional-dependencies] extra with the test tools
 
     @property
     def source(self) -> Path:
@@ -188,6 +192,7 @@ def read_project(repo: Path) -> Project:
             'add the console script that starts the service, e.g. `my-service = "my_pkg.cli:main"`',
         )
     description = _one_line(project.get("description"))
+    extras = project.get("optional-dependencies") or {}
     return Project(
         pyproject=path,
         name=normalise(project["name"]),
@@ -197,6 +202,7 @@ def read_project(repo: Path) -> Project:
         maintainer=_maintainer(project),
         license=_license(project),
         homepage=_homepage(project),
+        test_extra=next((e for e in ("test", "tests") if e in extras), ""),
     )
 
 
@@ -493,8 +499,10 @@ def kit_toml(values: dict[str, Any], source: str, kit_root: Path) -> str:
     return "\n".join(lines)
 
 
-def lock(project: Project) -> None:
-    """requirements.lock beside pyproject.toml, hash-pinned, for every target's Python."""
+def lock(project: Project, output: str = "requirements.lock", extra: str = "") -> None:
+    """A hash-pinned lock beside pyproject.toml, for every target's Python: the service's
+    dependencies (requirements.lock), or those plus its test extra (requirements-dev.lock,
+    which `./kit test` installs to lint and unit-test the service)."""
     uv = Path(sys.executable).parent / "uv"
     uv_cmd = str(uv) if uv.is_file() else shutil.which("uv")
     if not uv_cmd:
@@ -521,8 +529,9 @@ def lock(project: Project) -> None:
             "--python-version",
             oldest,
             "pyproject.toml",
+            *(["--extra", extra] if extra else []),
             "-o",
-            "requirements.lock",
+            output,
         ],
         cwd=project.source,
         env=env or None,
@@ -637,6 +646,10 @@ def adopt(repo: Path, given: Given, *, kit_root: Path = ROOT, ask: Ask | None = 
         with step(f"lock the dependencies with hashes: {lockfile.relative_to(repo)}"):
             lock(project)
             wrote_lock = True
+    devlock = project.source / "requirements-dev.lock"
+    if project.test_extra and not devlock.is_file():
+        with step(f"lock them + the [{project.test_extra}] extra: {devlock.relative_to(repo)}"):
+            lock(project, devlock.name, project.test_extra)
 
     with step(f"copy the kit ({', '.join(layers)}) into {repo}"):
         files = adopt_files.plan(kit_root, [known[n] for n in layers], ci)

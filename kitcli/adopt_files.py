@@ -150,8 +150,15 @@ class Outcome:
 def _write(dest: Path, src: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".kit-tmp")
-    tmp.write_bytes(src.read_bytes())
-    tmp.chmod(src.stat().st_mode & 0o777)
+    tmp.unlink(missing_ok=True)
+    link = os.readlink(src) if src.is_symlink() else ""
+    if link and not os.path.isabs(link):
+        # The kit keeps one copy of a shared file and links to it (a role's unit template
+        # is templates/unit.service.j2): the adopted tree keeps the link, not a twin.
+        tmp.symlink_to(link)
+    else:
+        tmp.write_bytes(src.read_bytes())
+        tmp.chmod(src.stat().st_mode & 0o777)
     tmp.replace(dest)
 
 

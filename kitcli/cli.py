@@ -144,7 +144,7 @@ def test_cmd(
         layer = layers.get(name)
         for d in [only] if only else layer.supported(settings.distros):
             stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
-    if not names and not skip_checks:
+    if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
         stages.append(("adopt", lambda: checks.adopt(settings)))
     passed: list[str] = []
     try:

@@ -70,7 +70,9 @@ def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
     return ctx | {
         "kit_root": str(ROOT),
         "kit_image": target_image(settings, layer, distro),
-        "kit_instance": f"kit-{layer.name}-{distro}",
+        # The service's name in it: the kit's own checkout and an adopted one never share a
+        # container (molecule's destroy step would remove the other's).
+        "kit_instance": f"kit-{settings.name}-{layer.name}-{distro}",
         "kit_artifact_dir": str(out_dir(layer, distro, settings.version)),
         "kit_next_artifact_dir": str(out_dir(layer, distro, settings.next_version)),
         "kit_upgrade_playbook": str(ANSIBLE / "molecule" / layer.scenario / "converge.yml"),
@@ -95,6 +97,9 @@ def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
         "KIT_VARS": str(vars_file(settings, layer, distro)),
         "KIT_IMAGE": image,
         "KIT_INSTANCE": known["kit_instance"],
+        # Molecule keys its state on the project dir's basename (`ansible` in every
+        # checkout): keep this checkout's state in this checkout.
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule" / layer.scenario),
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
         "ANSIBLE_FORCE_COLOR": "1",
         "PY_COLORS": "1",

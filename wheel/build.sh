@@ -50,7 +50,17 @@ kit_work
 mkdir -p "$work/src" "$work/wheelhouse"
 
 step "copy source $KIT_SOURCE, stamp version $KIT_VERSION"
-cp -a "$KIT_SOURCE/." "$work/src/"
+# Only what git sees (committed or new, not ignored): with `source = "."` the service's
+# checkout also holds .kit/ (venvs), dist/ and .git, which a wheel must never carry.
+if git -C "$KIT_SOURCE" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # (deleted-but-tracked files are skipped; the inner sh expands $f itself)
+  # shellcheck disable=SC2016
+  git -C "$KIT_SOURCE" ls-files -z --cached --others --exclude-standard -- . |
+    (cd "$KIT_SOURCE" && xargs -0 -r sh -c 'for f; do if [ -e "$f" ]; then printf "%s\0" "$f"; fi; done' sh) |
+    tar -C "$KIT_SOURCE" --null -T - -cf - | tar -C "$work/src" -xf -
+else
+  tar -C "$KIT_SOURCE" --exclude=./.kit --exclude=./dist --exclude=./.git -cf - . | tar -C "$work/src" -xf -
+fi
 rm -rf "$work/src/build" "$work/src/"*.egg-info "$work/src/src/"*.egg-info
 if [ "$pyproject_version" != "$KIT_VERSION" ] && [ "$pyproject_version" != dynamic ]; then
   # Another version than the source's (the upgrade test builds the next one).

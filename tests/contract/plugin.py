@@ -3,10 +3,10 @@ option and the fixtures every suite shares — the contract (tests/contract), it
 self-test (tests/selftest) and each layer's own tests (deb/tests, rpm/tests, …).
 
 Run by molecule's verify step (ansible/tasks/contract.yml), or by hand against any host:
-    pytest tests/contract --hosts=docker://kit-wheel-trixie \
+    pytest tests/contract --hosts=docker://kit-sample-service-wheel-trixie \
         --kit-vars dist/wheel/trixie/kit-vars.json
 A container-image layer (supervisor "docker") is probed as root inside its container:
-    pytest tests/contract --hosts=docker://root@kit-docker-trixie \
+    pytest tests/contract --hosts=docker://root@kit-sample-service-docker-trixie \
         --kit-vars dist/docker/trixie/kit-vars.json
 (`./kit build LAYER` / `./kit test LAYER` write kit-vars.json: kit.toml's facts + the layer's.)
 """

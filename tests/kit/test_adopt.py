@@ -302,23 +302,32 @@ def test_locks_dependencies_when_there_is_no_lock(
     service: Path, kit: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (service / "requirements.lock").unlink()
+    text = PYPROJECT.replace(
+        "[project.urls]", '[project.optional-dependencies]\ntest = ["pytest"]\n[project.urls]'
+    )
+    (service / "pyproject.toml").write_text(text)
     calls: list[tuple[list[str], Path | None]] = []
 
     def fake_run(argv: list[str], *, cwd: Path | None = None, **kw: Any) -> Any:
         calls.append(([str(a) for a in argv], cwd))
         if "compile" in argv:
-            write(service / "requirements.lock", "msgpack==1.1.0 --hash=sha256:00\n")
+            write(service / argv[-1], "msgpack==1.1.0 --hash=sha256:00\n")
         return None
 
     monkeypatch.setattr(adopt, "run", fake_run)
     monkeypatch.setattr(adopt, "_kit_commit", lambda root: "abc")
     result = run_adopt(service, kit)
-    argv, cwd = calls[0]
-    assert argv[1:] == [
-        "pip", "compile", "--quiet", "--universal", "--generate-hashes",
-        "--python-version", "3.11", "pyproject.toml", "-o", "requirements.lock",
-    ]  # fmt: skip
-    assert cwd == service and result.wrote_lock
+    compiled = [(argv[1:], cwd) for argv, cwd in calls if "compile" in argv]
+    common = ["pip", "compile", "--quiet", "--universal", "--generate-hashes"]
+    common += ["--python-version", "3.11", "pyproject.toml"]
+    assert compiled == [
+        ([*common, "-o", "requirements.lock"], service),
+        ([*common, "--extra", "test", "-o", "requirements-dev.lock"], service),
+    ]
+    assert result.wrote_lock
+    calls.clear()
+    run_adopt(service, kit)  # locks exist now: never relocked
+    assert not [argv for argv, _ in calls if "compile" in argv]
 
 
 # ------------------------------------------------------------------ update
@@ -430,3 +439,13 @@ def test_register_adds_the_command(service: Path) -> None:
     assert shown.exit_code == 0 and "--layers" in shown.output and "--version-path" in shown.output
     refused = runner.invoke(app, ["adopt", str(service), "--yes"])
     assert isinstance(refused.exception, KitError) and "--port" in str(refused.exception)
+
+
+def test_output_shows_bracketed_text_verbatim(
+    tmp_path: Path, service: Path, kit: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = service.rename(tmp_path / "tally[dim]api")
+    run_adopt(odd, kit)
+    out = capsys.readouterr().out
+    assert f"copy the kit (wheel, deb, docker) into {odd}" in out
+    assert f"wrote {odd}/kit.toml" in out
