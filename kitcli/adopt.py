@@ -56,7 +56,7 @@ from rich.markup import escape
 
 from kitcli import adopt_files
 from kitcli.errors import KitError
-from kitcli.settings import DISTRO_PYTHON, ROOT, load
+from kitcli.settings import DISTRO_PYTHON, ROOT, description_problem, load
 from kitcli.steps import console, run, step
 
 Ask = Callable[[str, str], str]  # (question, default) -> answer
@@ -198,7 +198,10 @@ def read_project(repo: Path) -> Project:
         name=normalise(project["name"]),
         version=version,
         scripts={str(k): str(v) for k, v in scripts.items()},
-        description=description if len(description) <= 80 else "",
+        # pyproject's, if it already makes a valid synopsis (kitcli/settings.py's rules)
+        description=""
+        if description_problem(description, normalise(project["name"]))
+        else description,
         maintainer=_maintainer(project),
         license=_license(project),
         homepage=_homepage(project),
@@ -291,11 +294,7 @@ def _checker(project: Project, repo: Path) -> dict[str, Callable[[str], str | No
             if _NAME.match(v) and v != "root"
             else "use a dedicated system user name (never root)"
         ),
-        "description": lambda v: (
-            None
-            if v.strip() and "\n" not in v and len(v) <= 80
-            else "write one line of at most 80 characters"
-        ),
+        "description": lambda v: description_problem(v) or None,
         "maintainer": lambda v: None if _MAINTAINER.fullmatch(v) else 'write "Name <email>"',
         "license": lambda v: None if _SPDX.fullmatch(v) else 'use an SPDX identifier, e.g. "MIT"',
         "homepage": lambda v: (

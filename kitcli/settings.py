@@ -177,8 +177,15 @@ def _check_command(command: list[Any], source: Path, pypkg: str) -> None:
 
 
 def _check_description(text: str, name: str) -> None:
+    problem = description_problem(text, name)
+    if problem:
+        raise _fail("service.description", text, problem)
+
+
+def description_problem(text: str, name: str = "") -> str:
     """The package synopsis every layer shows (debian/control, the RPM Summary, image
-    labels), held to Debian's rules so lintian passes whatever a service writes."""
+    labels), held to Debian's rules so lintian passes whatever a service writes: what is
+    wrong with it, as a fix, or ""."""
     words = text.split()
     problem = (
         "write one line of at most 80 characters"
@@ -188,13 +195,12 @@ def _check_description(text: str, name: str) -> None:
         else "start with what it is, not with an article (lintian: synopsis starts with article)"
         if words[0].lower() in ("a", "an", "the")
         else f"do not start with the name {name!r} (lintian: description starts with package name)"
-        if words[0].lower().rstrip(":,") == name
+        if name and words[0].lower().rstrip(":,") == name
         else "leave out the final full stop"
         if text.rstrip().endswith(".")
         else ""
     )
-    if problem:
-        raise _fail("service.description", text, problem)
+    return problem
 
 
 def _http(svc: dict[str, Any]) -> dict[str, str]:
