@@ -2,7 +2,8 @@
 installer tooling shipped, the command on PATH, conffile handling on upgrade, downgrade,
 purge. Molecule's verify runs it after tests/contract (ansible/molecule/deb/verify.yml);
 by hand, from the kit root:
-    pytest deb/tests --hosts=docker://kit-sample-service-deb-trixie --kit-vars dist/deb/trixie/kit-vars.json
+    pytest deb/tests --hosts=docker://kit-sample-service-deb-trixie \
+        --kit-vars dist/deb/trixie/kit-vars.json
 The fixtures (kit, target, supervisor) come from the contract's plugin
 (tests/contract/plugin.py). Every path and name comes from kit-vars.json (kit.toml);
 checks that need something the service does not declare are skipped with the reason.

@@ -1,7 +1,8 @@
 """What only the RPM layer promises (rpm/README.md), on a target where the contract passed
 (molecule's verify runs it after tests/contract and tests/selftest):
 
-    pytest rpm/tests --hosts=docker://kit-sample-service-rpm-trixie --kit-vars dist/rpm/trixie/kit-vars.json
+    pytest rpm/tests --hosts=docker://kit-sample-service-rpm-trixie \
+        --kit-vars dist/rpm/trixie/kit-vars.json
 
 - the company rpmdb holds exactly the package; it verifies clean (rpm -V) and requires
   nothing but rpmlib() features (AutoReqProv: no, Lua scriptlets);
