@@ -61,3 +61,41 @@ def test_metrics_count_requests(client: testing.TestClient) -> None:
     text = client.simulate_get("/metrics").text
     assert 'sample_service_requests_total{method="GET",route="/healthz",status="200"} 1' in text
     assert "# TYPE sample_service_info gauge" in text
+
+
+@pytest.mark.parametrize("item_id", ["0", "-1", "99999999999999999999", "9223372036854775808"])
+def test_out_of_range_ids_are_404_not_500(client: testing.TestClient, item_id: str) -> None:
+    assert client.simulate_get(f"/items/{item_id}").status_code == 404
+    assert client.simulate_delete(f"/items/{item_id}").status_code == 404
+
+
+def test_largest_id_is_a_plain_404(client: testing.TestClient) -> None:
+    assert client.simulate_get("/items/9223372036854775807").status_code == 404
+
+
+def test_oversized_body_is_413_and_nothing_is_stored(client: testing.TestClient) -> None:
+    big = '{"name": "' + "x" * (64 * 1024) + '"}'
+    res = client.simulate_post("/items", body=big, headers={"Content-Type": "application/json"})
+    assert res.status_code == 413
+    assert "max_body_bytes" in res.json["description"]
+    assert client.simulate_get("/items").json == {"items": []}
+
+
+def test_chunked_body_over_the_limit_is_413(data_dir: Path) -> None:
+    cfg = Config(data_dir=data_dir, max_body_bytes=64)
+    Store(cfg.db_path).init()
+    client = testing.TestClient(create_app(cfg))
+    res = client.simulate_request(
+        "POST",
+        "/items",
+        body=b'{"name": "' + b"y" * 100 + b'"}',
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
+    assert res.status_code == 413
+
+
+@pytest.mark.parametrize("body", ["{", "[1, 2]", '"name"', '{"name": 5}', "\xff"])
+def test_malformed_bodies_are_400_with_what_to_send(client: testing.TestClient, body: str) -> None:
+    res = client.simulate_post("/items", body=body, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400, res.text
+    assert res.json["description"]

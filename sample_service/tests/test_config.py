@@ -25,6 +25,7 @@ def test_defaults_apply_when_empty() -> None:
         ({"log": {"level": "loud"}}, "log.level = 'loud' is invalid: use one of"),
         ({"storage": {"data_dir": "relative"}}, "set it to an absolute path"),
         ({"server": []}, "[server] must be a table"),
+        ({"server": {"max_body_bytes": 10}}, "server.max_body_bytes = 10 is invalid"),
     ],
 )
 def test_bad_values_name_key_and_fix(raw: dict[str, object], needle: str) -> None:

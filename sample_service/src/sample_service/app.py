@@ -19,6 +19,39 @@ from sample_service.metrics import Metrics
 
 LAYER_ENV = "KIT_LAYER"  # set by every layer (the unit, the image): who installed us
 MAX_NAME = 200
+MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range; larger ids are no item (404)
+
+
+class BodyLimit:
+    """Refuse a request body over the configured limit with 413 before reading it (a
+    Content-Length over it), or while reading it (a chunked body that grows over it)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def too_large(self) -> falcon.HTTPError:
+        return falcon.HTTPContentTooLarge(
+            title="request body too large",
+            description=f"send at most {self.limit} bytes (server.max_body_bytes)",
+        )
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > self.limit:
+            raise self.too_large()
+
+    def read_json(self, req: falcon.Request) -> Any:
+        """The body as JSON, reading at most limit + 1 bytes; None when empty."""
+        raw = req.bounded_stream.read(self.limit + 1)
+        if len(raw) > self.limit:
+            raise self.too_large()
+        if not raw.strip():
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise falcon.HTTPBadRequest(
+                title="invalid JSON", description="send a JSON object, UTF-8 encoded"
+            ) from None
 
 
 class MetricsMiddleware:
@@ -70,14 +103,15 @@ class MetricsResource:
 
 
 class Items:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, body: BodyLimit) -> None:
         self.store = store
+        self.body = body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"items": self.store.list()}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = req.get_media(default_when_empty=None)
+        body = self.body.read_json(req)
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
             raise falcon.HTTPBadRequest(
@@ -120,7 +154,9 @@ def create_app(
     """Build the app. The caller must have run Store.init() on the data dir."""
     store = Store(config.db_path)
     metrics = metrics or Metrics()
+    body = BodyLimit(config.max_body_bytes)
     app = falcon.App(middleware=[MetricsMiddleware(metrics)])
+    app.add_middleware(body)
     handlers = _json_handlers()
     app.req_options.media_handlers.update(handlers)
     app.resp_options.media_handlers.update(handlers)
@@ -128,6 +164,7 @@ def create_app(
     app.add_route("/readyz", Ready(store))
     app.add_route("/version", Version())
     app.add_route("/metrics", MetricsResource(metrics))
-    app.add_route("/items", Items(store))
-    app.add_route("/items/{item_id:int}", Item(store))
+    app.add_route("/items", Items(store, body))
+    # Ids outside SQLite's integer range never match the route: 404, not an overflow.
+    app.add_route(f"/items/{{item_id:int(min=1, max={MAX_ID})}}", Item(store))
     return app

@@ -23,6 +23,7 @@ class Config:
     workers: int = 1
     threads: int = 4
     graceful_timeout: int = 20
+    max_body_bytes: int = 64 * 1024  # larger request bodies get 413, unread
     data_dir: Path = Path("/var/lib/sample-service")
     log_level: str = "info"
 
@@ -32,7 +33,7 @@ class Config:
 
 
 _KNOWN: dict[str, set[str]] = {
-    "server": {"host", "port", "workers", "threads", "graceful_timeout"},
+    "server": {"host", "port", "workers", "threads", "graceful_timeout", "max_body_bytes"},
     "storage": {"data_dir"},
     "log": {"level"},
 }
@@ -100,6 +101,9 @@ def parse(raw: dict[str, Any], *, check_data_dir: bool = True) -> Config:
         threads=_int(server, "server", "threads", defaults.threads, 1, 256),
         graceful_timeout=_int(
             server, "server", "graceful_timeout", defaults.graceful_timeout, 1, 3600
+        ),
+        max_body_bytes=_int(
+            server, "server", "max_body_bytes", defaults.max_body_bytes, 64, 16 * 1024 * 1024
         ),
         data_dir=data_dir,
         log_level=level,
