@@ -56,16 +56,21 @@ from rich.markup import escape
 
 from kitcli import adopt_files
 from kitcli.errors import KitError
-from kitcli.settings import DISTRO_PYTHON, ROOT, description_problem, load
+from kitcli.settings import (
+    DISTRO_PYTHON,
+    MAINTAINER,
+    NAME,
+    PYPKG,
+    ROOT,
+    SPDX,
+    VERSION,
+    description_problem,
+    load,
+)
 from kitcli.steps import console, run, step
 
 Ask = Callable[[str, str], str]  # (question, default) -> answer
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-_PYPKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
-_SPDX = re.compile(r"[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*")
 DEFAULT_TARGETS: dict[str, Any] = {
     "distros": ["trixie", "bookworm"],
     "mirror": "http://deb.debian.org/debian",
@@ -139,7 +144,7 @@ def _maintainer(project: dict[str, Any]) -> str:
             email = str(person["email"]).strip()
             name = str(person.get("name") or email.split("@")[0]).strip()
             candidate = f"{name} <{email}>"
-            if _MAINTAINER.fullmatch(candidate):
+            if MAINTAINER.fullmatch(candidate):
                 return candidate
     return ""
 
@@ -149,7 +154,7 @@ def _license(project: dict[str, Any]) -> str:
     if isinstance(value, dict):
         value = value.get("text")
     text = _one_line(value)
-    return text if _SPDX.fullmatch(text) else ""
+    return text if SPDX.fullmatch(text) else ""
 
 
 def _homepage(project: dict[str, Any]) -> str:
@@ -180,7 +185,7 @@ def read_project(repo: Path) -> Project:
             'write a static `version = "1.0.0"` in [project]; the kit reads the one version '
             "from there at every build",
         )
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise KitError(
             f"{path}: version = {version!r} is not MAJOR.MINOR.PATCH",
             'use three numbers, e.g. "1.0.0" (package managers order them reliably)',
@@ -271,7 +276,7 @@ def _checker(project: Project, repo: Path) -> dict[str, Callable[[str], str | No
         known = ", ".join(sorted(project.scripts))
         if not argv or argv[0] not in project.scripts:
             return f"start it with one of the console scripts of pyproject.toml: {known}"
-        if not _PYPKG.match(project.import_name(argv[0])):
+        if not PYPKG.match(project.import_name(argv[0])):
             return f"its entry point {project.scripts[argv[0]]!r} names no importable module"
         return None
 
@@ -282,7 +287,7 @@ def _checker(project: Project, repo: Path) -> dict[str, Callable[[str], str | No
     return {
         "name": lambda v: (
             None
-            if _NAME.match(v)
+            if NAME.match(v)
             else "use lower-case letters, digits and '-', starting with a letter (max 31)"
         ),
         "command": command,
@@ -291,12 +296,12 @@ def _checker(project: Project, repo: Path) -> dict[str, Callable[[str], str | No
         "gid": in_range(100, 999, "a system id"),
         "user": lambda v: (
             None
-            if _NAME.match(v) and v != "root"
+            if NAME.match(v) and v != "root"
             else "use a dedicated system user name (never root)"
         ),
         "description": lambda v: description_problem(v) or None,
-        "maintainer": lambda v: None if _MAINTAINER.fullmatch(v) else 'write "Name <email>"',
-        "license": lambda v: None if _SPDX.fullmatch(v) else 'use an SPDX identifier, e.g. "MIT"',
+        "maintainer": lambda v: None if MAINTAINER.fullmatch(v) else 'write "Name <email>"',
+        "license": lambda v: None if SPDX.fullmatch(v) else 'use an SPDX identifier, e.g. "MIT"',
         "homepage": lambda v: (
             None if v.startswith(("https://", "http://")) else "use an http(s):// URL"
         ),

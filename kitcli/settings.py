@@ -20,10 +20,12 @@ KIT_TOML = ROOT / "kit.toml"
 DISTRO_PYTHON = {"trixie": "3.13", "bookworm": "3.11"}
 HTTP_PATHS = ("health", "ready", "version", "metrics", "items")
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-_PYPKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_SCRIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The shapes of kit.toml's values; kitcli/adopt.py checks its answers with the same ones.
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+PYPKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
+SPDX = re.compile(r"[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def _version(source: Path) -> str:
             f"{where}: [project] version is missing or dynamic",
             'write a static `version = "1.0.0"` there (the kit reads the one version from it)',
         )
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise KitError(
             f"{where}: version = {version!r} is not MAJOR.MINOR.PATCH",
             'use three numbers, e.g. "1.0.0" (package managers order them reliably)',
@@ -237,7 +239,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
 
     name = _get(svc, "service", "name", str, '"my-service"')
     _check(
-        bool(_NAME.match(name)),
+        bool(NAME.match(name)),
         "service",
         "name",
         name,
@@ -245,7 +247,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
     )
     pypkg = _get(svc, "service", "python_package", str, '"my_service"')
     _check(
-        bool(_PYPKG.match(pypkg)),
+        bool(PYPKG.match(pypkg)),
         "service",
         "python_package",
         pypkg,
@@ -260,7 +262,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
     _check_description(description, name)
     maintainer = _get(svc, "service", "maintainer", str, '"Team <team@example.com>"')
     _check(
-        bool(re.fullmatch(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>", maintainer)),
+        bool(MAINTAINER.fullmatch(maintainer)),
         "service",
         "maintainer",
         maintainer,
@@ -268,7 +270,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
     )
     license_ = _get(svc, "service", "license", str, '"MIT"')
     _check(
-        bool(re.fullmatch(r"[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*", license_)),
+        bool(SPDX.fullmatch(license_)),
         "service",
         "license",
         license_,
@@ -286,7 +288,7 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
     _check(1 <= port <= 65535, "service", "port", port, "use a port from 1 to 65535")
     user = _get(svc, "service", "user", str, '"my-service"')
     _check(
-        bool(_NAME.match(user)) and user != "root",
+        bool(NAME.match(user)) and user != "root",
         "service",
         "user",
         user,
