@@ -65,8 +65,7 @@ def target_image(settings: Settings, layer: Layer, distro: str) -> str:
 
 def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
     """Everything the layer's role, scenario and the contract need (kit-vars.json)."""
-    ctx = render.context(settings, layer, distro, settings.version)
-    del ctx["kit_build"]  # build-time facts belong to the build dir, not to the target
+    ctx = render.target_context(settings, layer, distro, settings.version)
     return ctx | {
         "kit_root": str(ROOT),
         "kit_image": target_image(settings, layer, distro),
@@ -79,11 +78,14 @@ def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
     }
 
 
-def vars_file(settings: Settings, layer: Layer, distro: str) -> Path:
+def vars_file(
+    settings: Settings, layer: Layer, distro: str, known: dict[str, Any] | None = None
+) -> Path:
     """Write facts() where molecule (-e @FILE) and the contract (--kit-vars) read them."""
     path = DIST / layer.name / distro / "kit-vars.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(facts(settings, layer, distro), indent=2) + "\n")
+    known = known if known is not None else facts(settings, layer, distro)
+    path.write_text(json.dumps(known, indent=2) + "\n")
     return path
 
 
@@ -94,7 +96,7 @@ def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
     build(settings, layer, distro, settings.next_version)
     known = facts(settings, layer, distro)
     env = {
-        "KIT_VARS": str(vars_file(settings, layer, distro)),
+        "KIT_VARS": str(vars_file(settings, layer, distro, known)),
         "KIT_IMAGE": image,
         "KIT_INSTANCE": known["kit_instance"],
         # Molecule keys its state on the project dir's basename (`ansible` in every

@@ -79,20 +79,25 @@ def build_facts(
     }
 
 
-def context(
-    settings: Settings, layer: Layer, distro: str, version: str, arch: str = "amd64"
-) -> dict[str, Any]:
-    service = settings.facts() | {"version": version}
-    contract = layer.contract_facts(settings)
+def target_context(settings: Settings, layer: Layer, distro: str, version: str) -> dict[str, Any]:
+    """The facts a target sees too (kit-vars.json): everything but kit_build."""
     argv = layer.exec_argv(settings)
     return {
-        "kit_service": service,
+        "kit_service": settings.facts() | {"version": version},
         "kit_layer": layer.name,
         "kit_distro": distro,
         "kit_version": version,
-        "kit_contract": contract,
+        "kit_contract": layer.contract_facts(settings),
         "kit_exec": argv,
         "kit_exec_start": shlex.join(argv),
+    }
+
+
+def context(
+    settings: Settings, layer: Layer, distro: str, version: str, arch: str = "amd64"
+) -> dict[str, Any]:
+    """The whole template context of a build: the target's facts + kit_build."""
+    return target_context(settings, layer, distro, version) | {
         "kit_build": build_facts(settings, distro, version, arch),
     }
 
