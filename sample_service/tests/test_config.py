@@ -10,7 +10,7 @@ from sample_service.config import ConfigError, load, parse
 
 def test_defaults_apply_when_empty() -> None:
     cfg = parse({}, check_data_dir=False)
-    assert cfg.port == 8080 and cfg.workers == 1 and cfg.log_level == "info"
+    assert cfg.port == 8080 and cfg.workers == 2 and cfg.log_level == "info"
 
 
 @pytest.mark.parametrize(

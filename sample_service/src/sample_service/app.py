@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
+import sqlite3
 import sys
 from functools import partial
 from typing import Any
@@ -12,14 +14,17 @@ import falcon
 import falcon.media
 import orjson
 
-from sample_service import __version__
+from sample_service import __version__, openapi
 from sample_service.config import Config
 from sample_service.db import Store
 from sample_service.metrics import Metrics
 
+log = logging.getLogger("sample_service")
+
 LAYER_ENV = "KIT_LAYER"  # set by every layer (the unit, the image): who installed us
 MAX_NAME = 200
 MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range; larger ids are no item (404)
+NO_ITEM = "send the id of an existing item (GET /items lists them)"
 
 
 class BodyLimit:
@@ -41,7 +46,10 @@ class BodyLimit:
 
     def read_json(self, req: falcon.Request) -> Any:
         """The body as JSON, reading at most limit + 1 bytes; None when empty."""
-        raw = req.bounded_stream.read(self.limit + 1)
+        stream: Any = req.bounded_stream  # reads nothing without a Content-Length
+        if req.content_length is None and req.env.get("wsgi.input_terminated"):
+            stream = req.stream  # chunked: the server (gunicorn) ends the input at its end
+        raw = stream.read(self.limit + 1)
         if len(raw) > self.limit:
             raise self.too_large()
         if not raw.strip():
@@ -131,13 +139,34 @@ class Item:
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.store.get(item_id)
         if item is None:
-            raise falcon.HTTPNotFound(title="no such item")
+            raise falcon.HTTPNotFound(title="no such item", description=NO_ITEM)
         resp.media = item
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         if not self.store.delete(item_id):
-            raise falcon.HTTPNotFound(title="no such item")
+            raise falcon.HTTPNotFound(title="no such item", description=NO_ITEM)
         resp.status = falcon.HTTP_204
+
+
+def storage_error(
+    req: falcon.Request, resp: falcon.Response, exc: sqlite3.Error, params: dict[str, Any]
+) -> None:
+    """The database refused a request: 507 when the disk is full, 503 otherwise (locked,
+    read-only, I/O). Either way SQLite rolled the statement back: nothing half-written.
+    One log line names the cause and the fix; the client is told to retry later."""
+    full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    log.error(
+        "storage full: free space in the data dir; writes resume by themselves"
+        if full
+        else f"storage unavailable: {exc}",
+        extra={"event": "storage_full" if full else "storage_error", "route": req.uri_template},
+    )
+    resp.status = falcon.HTTP_507 if full else falcon.HTTP_503
+    resp.set_header("Retry-After", "5")
+    resp.media = {
+        "title": "storage full" if full else "storage unavailable",
+        "description": "the service cannot write its data now; retry later",
+    }
 
 
 def _json_handlers() -> dict[str, falcon.media.BaseHandler]:
@@ -157,6 +186,8 @@ def create_app(
     body = BodyLimit(config.max_body_bytes)
     app = falcon.App(middleware=[MetricsMiddleware(metrics)])
     app.add_middleware(body)
+    app.set_error_serializer(openapi.serialize_error)  # JSON, saying what to send
+    app.add_error_handler(sqlite3.Error, storage_error)
     handlers = _json_handlers()
     app.req_options.media_handlers.update(handlers)
     app.resp_options.media_handlers.update(handlers)
@@ -167,4 +198,5 @@ def create_app(
     app.add_route("/items", Items(store, body))
     # Ids outside SQLite's integer range never match the route: 404, not an overflow.
     app.add_route(f"/items/{{item_id:int(min=1, max={MAX_ID})}}", Item(store))
+    app.add_route(openapi.PATH, openapi.Resource(config.max_body_bytes, MAX_NAME, MAX_ID))
     return app

@@ -9,7 +9,10 @@ from pathlib import Path
 from sample_service import __version__
 from sample_service.config import DEFAULT_CONFIG_PATH, ConfigError, load
 
-EXIT_CONFIG = 2
+# sysexits.h codes, which the kit's unit does not restart (RestartPreventExitStatus):
+# neither fixes itself by trying again.
+EXIT_CONFIG = 78  # EX_CONFIG: the config file is invalid
+EXIT_DATA = 65  # EX_DATAERR: the data dir's database is not one this version can use
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: ok")
         return 0
     from sample_service import logs, server
+    from sample_service.db import SchemaError
 
     logs.setup(config.log_level)
-    server.serve(config)
+    try:
+        server.serve(config)
+    except SchemaError as exc:
+        print(f"sample-service: database error: {exc}", file=sys.stderr)
+        return EXIT_DATA
     return 0

@@ -20,7 +20,7 @@ class ConfigError(Exception):
 class Config:
     host: str = "0.0.0.0"
     port: int = 8080
-    workers: int = 1
+    workers: int = 2
     threads: int = 4
     graceful_timeout: int = 20
     max_body_bytes: int = 64 * 1024  # larger request bodies get 413, unread

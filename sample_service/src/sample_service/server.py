@@ -4,6 +4,7 @@ in-flight requests on SIGTERM for up to graceful_timeout seconds, then exits 0."
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -18,6 +19,13 @@ log = logging.getLogger("sample_service")
 
 
 def _on_exit(server: Any) -> None:
+    # The workers are gone: this process is the database's last user. Fold the WAL into
+    # the database file and remove -wal/-shm (two workers stopping at once may each leave
+    # them to the other).
+    try:
+        Store(server.app.config.db_path).checkpoint()
+    except sqlite3.Error as exc:
+        log.warning(f"final checkpoint failed: {exc}", extra={"event": "checkpoint_failed"})
     log.info("shutdown complete", extra={"event": "shutdown"})
 
 
@@ -51,10 +59,10 @@ class Server(BaseApplication):  # type: ignore[misc]
 
 
 def serve(config: Config) -> None:
-    Store(config.db_path).init()  # first write to disk happens only after validation
+    schema = Store(config.db_path).init()  # first write to disk only after validation
     log.info(
         "starting",
-        extra={"event": "start", "version": __version__, "port": config.port},
+        extra={"event": "start", "version": __version__, "port": config.port, "schema": schema},
     )
     Server(config).run()
 
