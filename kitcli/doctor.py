@@ -118,6 +118,20 @@ PREREQS: tuple[Prereq, ...] = (
         ("rpm",),
         "apt-get install -y rpm",
     ),
+    Prereq(
+        "piuparts",
+        "deb/ (Debian's install/purge/upgrade test of the .deb)",
+        _has("piuparts"),
+        ("piuparts",),
+        "apt-get install -y piuparts",
+    ),
+    Prereq(
+        "wrk",
+        "tests/contract (the short load every layer must hold)",
+        _has("wrk"),
+        ("wrk",),
+        "apt-get install -y wrk",
+    ),
     Prereq("packer", "packer/", _has("packer"), ("packer",), "apt-get install -y packer"),
     Prereq("ruby", "omnibus/", _has("ruby"), ("ruby",), "apt-get install -y ruby"),
 )

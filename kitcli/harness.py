@@ -89,16 +89,35 @@ def vars_file(
     return path
 
 
-def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
-    """A local container target (kit images), driven by the layer's molecule scenario."""
-    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
-    build(settings, layer, distro)
-    build(settings, layer, distro, settings.next_version)
+def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
+    """The ecosystem's own tests of both builds (layer.toml tests.artifact, e.g. piuparts)."""
+    argvs = layer.artifact_argvs(
+        settings,
+        distro=distro,
+        artifact_dir=out_dir(layer, distro, settings.version),
+        next_artifact_dir=out_dir(layer, distro, settings.next_version),
+    )
+    for argv in argvs:
+        with step(f"{layer.name} artifact test: {' '.join(argv[:2])}"):
+            run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Test")
+
+
+def test_artifacts(settings: Settings, layer: Layer, distro: str) -> None:
+    """Both builds and the ecosystem's tests of them, without a target (kit test's default
+    tier does this for the releases it does not install on)."""
+    with step(f"artifact tests of {layer.name} for {distro}"):
+        build(settings, layer, distro)
+        build(settings, layer, distro, settings.next_version)
+        artifact_tests(settings, layer, distro)
+
+
+def _molecule_env(settings: Settings, layer: Layer, distro: str, image: str) -> dict[str, str]:
     known = facts(settings, layer, distro)
-    env = {
+    return {
         "KIT_VARS": str(vars_file(settings, layer, distro, known)),
         "KIT_IMAGE": image,
         "KIT_INSTANCE": known["kit_instance"],
+        "KIT_PORT": str(settings.port),  # published on 127.0.0.1 (a random host port)
         # Molecule keys its state on the project dir's basename (`ansible` in every
         # checkout): keep this checkout's state in this checkout.
         "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule" / layer.scenario),
@@ -106,6 +125,15 @@ def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
         "ANSIBLE_FORCE_COLOR": "1",
         "PY_COLORS": "1",
     }
+
+
+def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
+    """A local container target (kit images), driven by the layer's molecule scenario."""
+    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
+    build(settings, layer, distro)
+    build(settings, layer, distro, settings.next_version)
+    artifact_tests(settings, layer, distro)
+    env = _molecule_env(settings, layer, distro, image)
     with step(f"molecule test -s {layer.scenario}"):
         run(
             ["molecule", "test", "-s", layer.scenario],
@@ -114,6 +142,53 @@ def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
             fix=f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
             f"`molecule verify -s {layer.scenario}` to look at the target",
         )
+
+
+def _drill_container(
+    settings: Settings, layer: Layer, distro: str, trials: int, keep: bool
+) -> None:
+    """Install the layer on its container target and run the fault drills, longer."""
+    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
+    build(settings, layer, distro)
+    env = _molecule_env(settings, layer, distro, image)
+    fix = f"look at the target: cd ansible && molecule login -s {layer.scenario}"
+    try:
+        with step(f"molecule converge -s {layer.scenario}"):
+            run(["molecule", "converge", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+        user = "root@" if layer.contract.get("supervisor") == "docker" else ""
+        hosts = f"docker://{user}{facts(settings, layer, distro)['kit_instance']}"
+        with step(f"fault drills, {trials} crash trials"):
+            run(
+                [
+                    str(VENV_BIN / "python"),
+                    "-m",
+                    "pytest",
+                    "tests/contract/test_drills.py",
+                    f"--hosts={hosts}",
+                    f"--kit-vars={env['KIT_VARS']}",
+                    "-p",
+                    "no:cacheprovider",
+                    "-rA",
+                    "-s",
+                ],
+                cwd=ROOT,
+                env=env | {"KIT_DRILL_TRIALS": str(trials)},
+                fix=fix,
+            )
+    finally:
+        if not keep:
+            with step(f"molecule destroy -s {layer.scenario}"):
+                run(["molecule", "destroy", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+
+
+def drill(settings: Settings, layer: Layer, distro: str, trials: int, keep: bool) -> None:
+    if layer.target_kind != "container":
+        raise KitError(
+            f"kit drill has no runner for target.kind = {layer.target_kind!r} yet",
+            "run the drills through `./kit test` for that layer",
+        )
+    with step(f"drill {layer.name} on {distro}"):
+        _drill_container(settings, layer, distro, trials, keep)
 
 
 # How each target kind (layer.toml `target.kind`) is made and tested. A VM target (qemu,

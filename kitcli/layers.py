@@ -29,6 +29,9 @@ class Layer:
     scenario: str
     distros: tuple[str, ...]  # releases the layer is proven on; empty = all in kit.toml
     unit_tests: tuple[str, ...]  # the layer's host-less pytest suites (layer.toml tests.unit)
+    # The ecosystem's own tests of the built artifacts (layer.toml tests.artifact: argv
+    # lists, e.g. piuparts), run by `kit test` after both builds, before the target.
+    artifact_tests: tuple[tuple[str, ...], ...]
     contract: dict[str, Any]
 
     def supported(self, wanted: tuple[str, ...]) -> list[str]:
@@ -49,6 +52,25 @@ class Layer:
         except KeyError as exc:
             raise KitError(
                 f"{self.directory}/layer.toml: build.command uses unknown placeholder {exc}",
+                f"use only {{{'}, {'.join(sorted(subs))}}}",
+            ) from None
+
+    def artifact_argvs(
+        self, settings: Settings, *, distro: str, artifact_dir: Path, next_artifact_dir: Path
+    ) -> list[list[str]]:
+        subs = self.render(
+            settings,
+            distro=distro,
+            artifact_dir=str(artifact_dir),
+            next_artifact_dir=str(next_artifact_dir),
+            mirror=settings.mirror,
+            cache_dir=str(settings.cache_dir),
+        )
+        try:
+            return [[part.format(**subs) for part in argv] for argv in self.artifact_tests]
+        except KeyError as exc:
+            raise KitError(
+                f"{self.directory}/layer.toml: tests.artifact uses unknown placeholder {exc}",
                 f"use only {{{'}, {'.join(sorted(subs))}}}",
             ) from None
 
@@ -109,6 +131,7 @@ def load_layer(directory: Path) -> Layer:
         scenario=_require(target, "scenario", path, str),
         distros=tuple(target.get("distros", [])),
         unit_tests=tuple(raw.get("tests", {}).get("unit", [])),
+        artifact_tests=tuple(tuple(argv) for argv in raw.get("tests", {}).get("artifact", [])),
         contract=contract,
     )
 

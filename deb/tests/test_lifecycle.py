@@ -1,9 +1,9 @@
 """What only a Debian package must get right (the unit's hardening score is the contract's): no
 installer tooling shipped, the command on PATH, conffile handling on upgrade, downgrade,
-purge. Molecule's verify runs it after tests/contract (ansible/molecule/deb/verify.yml);
-by hand, from the kit root:
+remove (keeps config and data) and purge (leaves nothing). Molecule's verify runs it after
+tests/contract (ansible/molecule/deb/verify.yml); by hand, from the kit root:
     pytest deb/tests --hosts=docker://kit-sample-service-deb-trixie \
-        --kit-vars dist/deb/trixie/kit-vars.json
+        --kit-vars $PWD/dist/deb/trixie/kit-vars.json
 The fixtures (kit, target, supervisor) come from the contract's plugin
 (tests/contract/plugin.py). Every path and name comes from kit-vars.json (kit.toml);
 checks that need something the service does not declare are skipped with the reason.
@@ -148,16 +148,44 @@ def test_upgrade_keeps_edit_and_leaves_new_default_as_dpkg_dist(
         assert f"{svc['name']} {svc['next_version']}" in dist.content_string
 
 
-def test_purge_removes_config_and_user_keeps_data(target: Target) -> None:
+def _state(target: Target) -> str:
+    """dpkg's two-letter state of the package ("un" when dpkg has no record of it)."""
+    out = target.host.run("dpkg-query -W -f='${db:Status-Abbrev}' %s", target.service["name"])
+    return out.stdout.strip()[:2] if out.rc == 0 else "un"
+
+
+def test_remove_keeps_config_data_and_user(target: Target) -> None:
+    svc, token = target.service, uuid.uuid4().hex[:8]
+    item = _write_item(target, token)
+    target.host.check_output("DEBIAN_FRONTEND=noninteractive apt-get remove -y %s", svc["name"])
+    assert _state(target) == "rc", f"after apt remove the state is {_state(target)!r}, not rc"
+    assert target.host.run("systemctl is-active --quiet %s", svc["name"]).rc != 0, "still running"
+    assert not target.host.file(target.contract["install_root"]).exists, "the venv is left behind"
+    if target.config:
+        assert target.host.file(target.config).exists, "apt remove must keep the config"
+    data = target.host.file(target.data_dir)
+    assert data.is_directory, f"apt remove must keep the data in {target.data_dir}"
+    if item is not None:
+        assert target.host.check_output("ls -A %s", target.data_dir), "data dir emptied"
+    assert target.host.run("getent passwd %s", svc["user"]).rc == 0, "remove took the user"
+
+
+def test_purge_leaves_nothing_behind(target: Target) -> None:
+    """Purge = the host as it was before the install (deb/piuparts.sh proves the same in a
+    clean chroot): config, data, user and group go; the directories that were there before
+    (e.g. /opt, which base-files makes and dpkg counts as the package's) stay."""
     svc = target.service
+    unit_link = f"/etc/systemd/system/multi-user.target.wants/{svc['name']}.service"
     target.host.check_output("DEBIAN_FRONTEND=noninteractive apt-get purge -y %s", svc["name"])
-    state = target.host.run("dpkg-query -W -f='${db:Status-Abbrev}' %s", svc["name"])
-    assert state.rc != 0 or state.stdout.startswith("un"), f"still installed: {state.stdout}"
-    assert not target.host.file(svc["config_dir"]).exists, f"{svc['config_dir']} left behind"
+    assert _state(target) in ("un", "pn"), f"after apt purge the state is {_state(target)!r}"
+    paths = (svc["config_dir"], target.data_dir, target.contract["install_root"], unit_link)
+    left = [p for p in paths if target.host.run("test -e %s || test -L %s", p, p).rc == 0]
+    assert not left, f"apt purge left {left} — fix: deb/debian/PACKAGE.postrm.j2 (purge)"
     assert target.host.run("getent passwd %s", svc["user"]).rc != 0, "service user left behind"
     assert target.host.run("getent group %s", svc["group"]).rc != 0, "service group left behind"
-    data = target.host.file(target.data_dir)
-    assert data.is_directory, f"purge must keep the data in {target.data_dir} (README says so)"
-    if svc["http"]["items"]:  # items were written above: the store is in there
-        assert target.host.check_output("ls -A %s", target.data_dir), "data dir emptied"
-    assert target.host.run("systemctl is-active --quiet %s", svc["name"]).rc != 0
+    parent = target.contract["install_root"].rsplit("/", 1)[0]
+    top = "/" + parent.strip("/").split("/")[0]
+    assert target.host.file(top).is_directory, (
+        f"apt purge removed {top}, which was there before the install — fix: the postrm's "
+        "remove branch (deb/debian/PACKAGE.postrm.j2)"
+    )

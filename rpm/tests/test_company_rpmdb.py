@@ -2,13 +2,16 @@
 (molecule's verify runs it after tests/contract and tests/selftest):
 
     pytest rpm/tests --hosts=docker://kit-sample-service-rpm-trixie \
-        --kit-vars dist/rpm/trixie/kit-vars.json
+        --kit-vars $PWD/dist/rpm/trixie/kit-vars.json
 
-- the company rpmdb holds exactly the package; it verifies clean (rpm -V) and requires
-  nothing but rpmlib() features (AutoReqProv: no, Lua scriptlets);
+- the company rpmdb holds exactly the package; it verifies clean (rpm --dbpath … -Va:
+  only a %config file may differ, and in content only) and requires nothing but rpmlib()
+  features (AutoReqProv: no, Lua scriptlets);
 - %pre refuses any rpmdb other than the company one;
-- erase stops and disables the service, removes code and unit, and KEEPS the data, the
-  user and an edited config (.rpmsave); a reinstall serves the old data again;
+- erase stops and disables the service, removes every file `rpm -ql` listed and the
+  record in the company rpmdb, and KEEPS the data, the user and an edited config
+  (.rpmsave); an install + erase leaves the host's tree (/etc, /usr, /opt, /var/lib) as it
+  was (rpm/tests/host_tree.sh); a reinstall serves the old data again;
 - relocation: a second copy under another prefix, in its own rpmdb, runs and imports;
 - the host's own package databases are byte for byte what the scenario's prepare step
   recorded (rpm/tests/host_dbs.sh).
@@ -36,6 +39,12 @@ HERE = Path(__file__).resolve().parent
 CHECK_IMPORTS = (HERE.parent / "check-imports.py").read_text()
 HOST_DBS = (HERE / "host_dbs.sh").read_text()
 HOST_DBS_BEFORE = "/var/tmp/kit-host-dbs.before"  # written by ansible/molecule/rpm/prepare.yml
+HOST_TREE = (HERE / "host_tree.sh").read_text()
+FILES_BEFORE_ERASE = "/var/tmp/kit-rpm-files.before"  # rpm -ql, kept across the erase
+# rpm -V's nine flags: S size, M mode, 5 digest, D device, L link target, U user, G group,
+# T mtime, P capabilities. An operator's edit of a config changes its content only.
+CONTENT_ONLY = re.compile(r"^[.S5T]{9}$")
+VERIFY_LINE = re.compile(r"^(?P<flags>\S+)\s+(?:(?P<attr>[cdglr])\s+)?(?P<path>/.*)$")
 STAGED_DIR = "/var/tmp/kit-rpm-tests"
 OTHER_DB = "/var/tmp/kit-other-rpmdb"
 RELOC_ROOT = "/srv/acme-relocated"
@@ -66,6 +75,11 @@ class Rpm:
     @property
     def unit(self) -> str:
         return f"{UNIT_DIR}/{self.name}.service"
+
+    @property
+    def db(self) -> str:
+        """The company rpmdb (rpm/acme-rpm: <root>/var/lib/rpm)."""
+        return f"{self.root}/var/lib/rpm"
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +153,28 @@ def test_company_rpmdb_holds_exactly_the_package(
     )
 
 
+def test_company_rpmdb_verifies_clean_while_installed(host: Any, rpm: Rpm) -> None:
+    """rpm -Va against the company rpmdb, named with --dbpath: every file of every company
+    package is as shipped. Only a %config file may differ (the contract's upgrade check
+    edits it before this runs) and only in content — a changed mode, owner or group, or a
+    missing config, is a fault of the package or of what runs it."""
+    out = host.run("rpm --dbpath %s -Va", rpm.db)
+    configs = set(acme_rpm(host, rpm, "-qc", rpm.name).stdout.split())
+    findings = []
+    for line in out.stdout.splitlines():
+        m = VERIFY_LINE.match(line)
+        if not (m and m["attr"] == "c" and m["path"] in configs and CONTENT_ONLY.match(m["flags"])):
+            findings.append(line)
+    assert not out.stderr.strip(), f"rpm --dbpath {rpm.db} -Va: {out.stderr.strip()}"
+    assert not findings, (
+        f"rpm --dbpath {rpm.db} -Va reports more than an edited config:\n"
+        + "\n".join(findings)
+        + "\n— fix: nothing may change the shipped files; modes and owners come from "
+        "rpm/PACKAGE.spec.j2 %files and must agree with templates/tmpfiles.conf.j2"
+    )
+    print(f"\nrpm --dbpath {rpm.db} -Va (rc {out.rc}):\n{out.stdout.strip() or '(clean)'}")
+
+
 def test_every_file_verifies_and_only_the_edited_config_differs(
     host: Any, rpm: Rpm, target: Target
 ) -> None:
@@ -152,11 +188,11 @@ def test_every_file_verifies_and_only_the_edited_config_differs(
         return
     _edit_config(host, target)
     lines = acme_rpm(host, rpm, "-V", rpm.name).stdout.splitlines()
-    expected = rf"^\S+\s+c {re.escape(target.config)}$"
+    expected = rf"^[.S5T]{{9}}\s+c {re.escape(target.config)}$"
     assert len(lines) == 1 and re.match(expected, lines[0]), (
         f"{rpm.wrapper} -V {rpm.name} said {lines}; expected one line for the locally edited "
-        f"{target.config}, marked c (config) — fix: ship it as %config(noreplace) in "
-        "rpm/PACKAGE.spec.j2"
+        f"{target.config}, marked c (config), differing in content only — fix: ship it as "
+        "%config(noreplace) in rpm/PACKAGE.spec.j2"
     )
 
 
@@ -186,7 +222,15 @@ def test_pre_refuses_another_rpmdb(host: Any, rpm: Rpm, staged: str) -> None:
     )
 
 
-# --- erase keeps the data, the user and the edited config ---------------------------------
+# --- erase keeps the data, the user and the edited config; leaves nothing else ------------
+
+
+def _left_of(host: Any, listing: str) -> list[str]:
+    """Which paths of a file on the target (one a line) still exist."""
+    script = (
+        'while IFS= read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done < "$1"'
+    )
+    return host.check_output("sh -c %s _ %s", script, listing).splitlines()
 
 
 def test_erase_removes_code_and_unit_and_keeps_data_user_and_edited_config(
@@ -200,24 +244,73 @@ def test_erase_removes_code_and_unit_and_keeps_data_user_and_edited_config(
         memo["item"] = (item["id"], name)
     if target.config:
         _edit_config(host, target)
+    # Every path the package owns (files and directories), recorded where the erase
+    # cannot touch it.
+    listed = acme_rpm(host, rpm, "-ql", rpm.name)
+    assert listed.rc == 0 and listed.stdout.strip(), f"{rpm.wrapper} -ql {rpm.name} failed"
+    host.check_output("%s -ql %s > %s", rpm.wrapper, rpm.name, FILES_BEFORE_ERASE)
 
-    erased = acme_rpm(host, rpm, "-e", rpm.name)
-    assert erased.rc == 0, f"{rpm.wrapper} -e {rpm.name} failed: {erased.stderr.strip()}"
+    try:
+        erased = acme_rpm(host, rpm, "-e", rpm.name)
+        assert erased.rc == 0, f"{rpm.wrapper} -e {rpm.name} failed: {erased.stderr.strip()}"
+        left = _left_of(host, FILES_BEFORE_ERASE)
+    finally:
+        host.run("rm -f %s", FILES_BEFORE_ERASE)
 
+    # Nothing the package owned is left, except the config dir while it holds the
+    # .rpmsave of the edited config (rpm keeps a directory that is not empty).
+    kept_dir = [target.config.rsplit("/", 1)[0]] if target.config else []
+    assert [p for p in left if p not in kept_dir] == [], (
+        f"after {rpm.wrapper} -e, these files of the package are still there: {left[:20]} "
+        "— fix: whatever makes them (a scriptlet, the service at run time) must not write "
+        "into the package's own paths; rpm/PACKAGE.spec.j2 %files lists what it owns"
+    )
     # path -> should it exist after the erase: code and unit go, data and edits stay
     expected = {rpm.prefix: False, rpm.unit: False, target.data_dir: True}
     if target.config:
         expected |= {target.config: False, f"{target.config}.rpmsave": True}
-    left = {path: host.file(path).exists for path in expected}
+    exists = {path: host.file(path).exists for path in expected}
     enabled = host.run("systemctl is-enabled %s", rpm.name)
-    assert left == expected, (
-        f"after {rpm.wrapper} -e, exists = {left}; expected {expected} — fix: erase must "
+    assert exists == expected, (
+        f"after {rpm.wrapper} -e, exists = {exists}; expected {expected} — fix: erase must "
         "remove code and unit and keep data and an edited config (rpm/PACKAGE.spec.j2 %files: "
         "no data dir, %config(noreplace))"
     )
     assert enabled.rc != 0, f"the unit is still enabled ({enabled.stdout.strip()}) — fix: %preun"
     assert host.user(svc["user"]).exists, f"erase removed the user {svc['user']} — keep it"
+    assert acme_rpm(host, rpm, "-q", rpm.name).rc != 0, f"{rpm.name} is still in {rpm.db}"
     assert acme_rpm(host, rpm, "-qa").stdout.strip() == "", "the company rpmdb is not empty"
+
+
+def test_install_and_erase_leave_the_host_as_it_was(
+    host: Any, rpm: Rpm, staged: str, target: Target
+) -> None:
+    """With the package erased (data, user and .rpmsave kept from the erase above):
+    install it, let the service run, erase it — /etc, /usr, /opt and /var/lib must be as
+    before, path for path (type, mode, owner, size, sha256, link target). Left out: the
+    data dir (erase keeps it, the service writes it) and the company rpmdb (its records
+    are checked with rpm -q)."""
+    excluded = [target.data_dir, rpm.db]
+    tree = "bash -c %s _ " + " ".join(["%s"] * len(excluded))
+    before = host.check_output(tree, HOST_TREE, *excluded).splitlines()
+
+    installed = acme_rpm(host, rpm, "-i", staged)
+    assert installed.rc == 0, f"{rpm.wrapper} -i {staged} failed: {installed.stderr.strip()}"
+    target.wait_healthy()  # it ran: systemd made what a start makes
+    erased = acme_rpm(host, rpm, "-e", rpm.name)
+    assert erased.rc == 0, f"{rpm.wrapper} -e {rpm.name} failed: {erased.stderr.strip()}"
+
+    after = host.check_output(tree, HOST_TREE, *excluded).splitlines()
+    gone, new = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+    print(f"\nhost tree: {len(before)} lines before, {len(after)} after the install + erase")
+    assert not gone and not new, (
+        "an install + erase changed the host (one line a path: type mode owner [size] path, "
+        "and sha256 path):\n"
+        + "".join(f"  before: {line}\n" for line in gone[:30])
+        + "".join(f"  after:  {line}\n" for line in new[:30])
+        + "— fix: a scriptlet in rpm/PACKAGE.spec.j2 (or the unit) changed or left these; "
+        "erase must undo what install did"
+    )
 
 
 def test_reinstall_serves_data_written_before_the_erase(
