@@ -20,7 +20,7 @@ requirements.lock`, and with `--extra test -o requirements-dev.lock` when the se
 test extra (`./kit test` installs that to lint and unit-test the service). The rest is
 asked on a terminal, or taken from flags. Without a terminal (CI), or with `--yes`, adopt
 takes the derived values and these defaults: gid = uid, user = name, ready, version,
-metrics and items = "" (none), config template = "" (no config file), layers = all of the
+metrics, items and openapi = "" (none), config template = "" (no config file), layers = all of the
 kit's; `--port`, `--uid` and `--health` have no default: missing, they stop adopt with one
 line naming them.
 
@@ -236,6 +236,7 @@ class Given:
     version: str | None = None  # the /version path (flag --version-path)
     metrics: str | None = None
     items: str | None = None
+    openapi: str | None = None
     config_template: str | None = None
     layers: str | None = None  # comma-separated
 
@@ -310,6 +311,7 @@ def _checker(project: Project, repo: Path) -> dict[str, Callable[[str], str | No
         "version": path,
         "metrics": path,
         "items": path,
+        "openapi": path,
         "config_template": template,
     }
 
@@ -330,6 +332,7 @@ QUESTIONS = {
     "version": 'version path ("" = none; JSON {"version", "executable", "layer"})',
     "metrics": 'Prometheus metrics path ("" = none)',
     "items": 'JSON collection for the data checks ("" = none)',
+    "openapi": 'OpenAPI document path ("" = none; the contract fuzzes the API with it)',
     "config_template": 'the service\'s config template, Jinja2, relative to the repo ("" = none)',
     "layers": "layers (comma-separated; wheel is always included)",
 }
@@ -367,6 +370,7 @@ def resolve(
                     "version": "",
                     "metrics": "",
                     "items": "",
+                    "openapi": "",
                     "config_template": "",
                     "layers": ",".join(all_layers),
                 }.get(key)
@@ -453,7 +457,7 @@ def kit_toml(values: dict[str, Any], source: str, kit_root: Path) -> str:
         own = {}
     targets = {**DEFAULT_TARGETS, **own.get("targets", {})}
     cache = own.get("kit", {}).get("cache_dir", DEFAULT_CACHE)
-    http = {k: values[k] for k in ("health", "ready", "version", "metrics", "items")}
+    http = {k: values[k] for k in ("health", "ready", "version", "metrics", "items", "openapi")}
     lines = [
         f"# THE settings file of the packaging-gradient kit for {values['name']}: the only place",
         "# the service's identity lives. Written once by `kit adopt`; yours from now on (a later",
@@ -490,6 +494,7 @@ def kit_toml(values: dict[str, Any], source: str, kit_root: Path) -> str:
         _line("version", http["version"], 'JSON {"version", "executable", "layer"}'),
         _line("metrics", http["metrics"], "Prometheus text format"),
         _line("items", http["items"], 'JSON collection: POST {"name": …} → 201 {"id": …}'),
+        _line("openapi", http["openapi"], "OpenAPI document (JSON): the contract fuzzes the API"),
         "",
         "[targets]",
         "# Debian releases to build and test for; the first is the default.",
@@ -746,6 +751,9 @@ def adopt_cmd(
     version_path: Annotated[str | None, Opt(help='version path (default: "" = none)')] = None,
     metrics: Annotated[str | None, Opt(help='metrics path (default: "" = none)')] = None,
     items: Annotated[str | None, Opt(help='JSON collection path (default: "" = none)')] = None,
+    openapi: Annotated[
+        str | None, Opt(help='OpenAPI document path, fuzzed by the contract (default: "" = none)')
+    ] = None,
     config_template: Annotated[
         str | None, Opt(help='config template, relative to PATH (default: "" = none)')
     ] = None,
@@ -770,6 +778,7 @@ def adopt_cmd(
         version=version_path,
         metrics=metrics,
         items=items,
+        openapi=openapi,
         config_template=config_template,
         layers=layers,
     )

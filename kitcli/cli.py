@@ -133,6 +133,14 @@ def test_cmd(
     skip_checks: Annotated[
         bool, typer.Option("--skip-checks", help="skip lint + unit tests")
     ] = False,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            "--matrix",
+            help="every release each layer supports on its target (default: the first "
+            "release in kit.toml; the others still get the layers' artifact tests)",
+        ),
+    ] = False,
 ) -> None:
     """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
     settings = _settings()
@@ -143,8 +151,15 @@ def test_cmd(
         stages += [("lint", lambda: checks.lint(settings)), ("unit", lambda: checks.unit(settings))]
     for name in names or list(layers.discover()):
         layer = layers.get(name)
-        for d in [only] if only else layer.supported(settings.distros):
+        supported = layer.supported(settings.distros)
+        on_target = [only] if only else supported if matrix else supported[:1]
+        for d in on_target:
             stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
+        if layer.artifact_tests and not only:
+            for d in (d for d in supported if d not in on_target):
+                stages.append(
+                    (f"{name}/{d} artifacts", partial(harness.test_artifacts, settings, layer, d))
+                )
     if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
         stages.append(("adopt", lambda: checks.adopt(settings)))
     passed: list[str] = []
@@ -160,6 +175,20 @@ def test_cmd(
             f"({time.monotonic() - start:.0f} s)[/]"
         )
         console.print(f"[bold {colour}]stages: {len(passed)} passed, {int(failed)} failed[/]")
+
+
+@app.command("drill")
+def drill_cmd(
+    layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
+    distro: DistroOpt = None,
+    trials: Annotated[
+        int, typer.Option("--trials", min=1, help="kill -9 trials (the contract runs 10)")
+    ] = 50,
+    keep: Annotated[bool, typer.Option("--keep", help="leave the target running")] = False,
+) -> None:
+    """Fault drills, longer than the contract's: kill -9 under writes, disk full, bad config."""
+    settings = _settings()
+    harness.drill(settings, layers.get(layer), _distro(settings, distro), trials, keep)
 
 
 @app.command("clean")

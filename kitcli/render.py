@@ -7,6 +7,8 @@ templates/) and the layer's own templates (layer.toml `build.templates`).
       facts.json          the whole template context
       rendered/runtime/   unit.service, sysusers.conf, tmpfiles.conf, config.toml (if any)
       rendered/<path>     the layer's own templates; `*.j2` rendered, `PACKAGE` → the name
+      source/             only for the next version when kit.toml's [upgrade] next_files
+                          adds files: the service's tree + them (kit.env's KIT_SOURCE)
 """
 
 from __future__ import annotations
@@ -178,11 +180,52 @@ def render_tree(settings: Settings, layer: Layer, ctx: dict[str, Any], dest: Pat
     return written
 
 
-def kit_env(settings: Settings, ctx: dict[str, Any], build_dir: Path) -> str:
+def source_tree(settings: Settings, version: str, build_dir: Path) -> Path:
+    """The source a build reads: the service's own tree, or — for the next version when
+    kit.toml's [upgrade] next_files adds files — a copy of what git sees of it plus them."""
+    if version != settings.next_version or not settings.next_files:
+        return settings.source
+    dest = build_dir / "source"
+    listed = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(settings.source),
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode == 0:
+        for rel in filter(None, listed.stdout.decode().split("\0")):
+            src = settings.source / rel
+            if src.is_file():
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / rel, follow_symlinks=False)
+    else:  # not a git checkout
+        shutil.copytree(
+            settings.source,
+            dest,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".git", ".kit", "dist", "__pycache__"),
+        )
+    for rel, file in settings.next_files:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, dest / rel)
+    return dest
+
+
+def kit_env(settings: Settings, ctx: dict[str, Any], build_dir: Path, source: Path) -> str:
     svc, build = ctx["kit_service"], ctx["kit_build"]
     values: dict[str, Any] = {
         "KIT_ROOT": ROOT,
-        "KIT_SOURCE": settings.source,
+        "KIT_SOURCE": source,
         "KIT_NAME": svc["name"],
         "KIT_PYTHON_PACKAGE": svc["python_package"],
         "KIT_VERSION": ctx["kit_version"],
@@ -225,6 +268,7 @@ def render(
         shutil.rmtree(where)
     where.mkdir(parents=True)
     render_tree(settings, layer, ctx, where / "rendered")
-    (where / "kit.env").write_text(kit_env(settings, ctx, where))
+    source = source_tree(settings, version, where)
+    (where / "kit.env").write_text(kit_env(settings, ctx, where, source))
     (where / "facts.json").write_text(json.dumps(ctx, indent=2, default=str) + "\n")
     return where

@@ -18,7 +18,7 @@ KIT_TOML = ROOT / "kit.toml"
 # What each supported Debian release ships, so builds target the right interpreter. The
 # one table of it: builds get it through kit.env (KIT_PYTHON_VERSION), never their own.
 DISTRO_PYTHON = {"trixie": "3.13", "bookworm": "3.11"}
-HTTP_PATHS = ("health", "ready", "version", "metrics", "items")
+HTTP_PATHS = ("health", "ready", "version", "metrics", "items", "openapi")
 
 # The shapes of kit.toml's values; kitcli/adopt.py checks its answers with the same ones.
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -45,6 +45,10 @@ class Settings:
     command: tuple[str, ...]
     config_template: Path | None
     http: dict[str, str]
+    database: str  # the SQLite file in the data dir ("" = none): the drills check it
+    # (destination in the source tree, file beside kit.toml): what the next version — the one
+    # the upgrade check installs — carries on top of this source ([upgrade] next_files)
+    next_files: tuple[tuple[str, Path], ...]
     distros: tuple[str, ...]
     mirror: str
     cache_dir: Path
@@ -88,6 +92,7 @@ class Settings:
             "config_dir": f"/etc/{self.name}",
             "data_dir": f"/var/lib/{self.name}",
             "http": dict(self.http),
+            "database": f"/var/lib/{self.name}/{self.database}" if self.database else "",
             "layer_env": "KIT_LAYER",
         }
 
@@ -229,6 +234,33 @@ def _http(svc: dict[str, Any]) -> dict[str, str]:
     return paths
 
 
+def _next_files(table: Any, base: Path, source: Path) -> tuple[tuple[str, Path], ...]:
+    """[upgrade] next_files = { "<path in the source tree>" = "<file beside kit.toml>" }."""
+    if not isinstance(table, dict) or not isinstance(table.get("next_files", {}), dict):
+        raise KitError(
+            "kit.toml: [upgrade] next_files must be a table",
+            'write it as next_files = { "src/pkg/file.py" = "tests/upgrade/file.py" }',
+        )
+    unknown = sorted(set(table) - {"next_files"})
+    if unknown:
+        raise KitError(f"kit.toml: upgrade.{unknown[0]} is not a known key", "use only next_files")
+    pairs = []
+    for dest, src in table.get("next_files", {}).items():
+        target = (source / dest).resolve()
+        if not target.is_relative_to(source) or not isinstance(src, str):
+            raise _fail(
+                f"upgrade.next_files.{dest}",
+                src,
+                "key: a path inside the service's source tree; value: a file path (relative "
+                "to kit.toml)",
+            )
+        file = (base / src).resolve()
+        if not file.is_file():
+            raise _fail(f"upgrade.next_files.{dest}", src, "point it at an existing file")
+        pairs.append((dest, file))
+    return tuple(pairs)
+
+
 def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Settings:
     for section in ("service", "targets", "kit"):
         if not isinstance(raw.get(section), dict):
@@ -329,6 +361,15 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
             "set config_template, or drop {config} from the command",
         )
     http = _http(svc)
+    database = _get(svc, "service", "database", str, '"items.db"') if "database" in svc else ""
+    _check(
+        "/" not in database and database not in (".", ".."),
+        "service",
+        "database",
+        database,
+        'name the SQLite file inside the data dir, e.g. "items.db" ("" for none)',
+    )
+    next_files = _next_files(raw.get("upgrade", {}), base, source)
 
     distros = _get(tgt, "targets", "distros", list, '["trixie", "bookworm"]')
     _check(
@@ -365,6 +406,8 @@ def parse(raw: dict[str, Any], base: Path = ROOT, path: Path = KIT_TOML) -> Sett
         command=tuple(command),
         config_template=config_template,
         http=http,
+        database=database,
+        next_files=next_files,
         distros=tuple(distros),
         mirror=mirror,
         cache_dir=cache_dir,

@@ -52,7 +52,9 @@ mkdir -p "$work/src" "$work/wheelhouse"
 step "copy source $KIT_SOURCE, stamp version $KIT_VERSION"
 # Only what git sees (committed or new, not ignored): with `source = "."` the service's
 # checkout also holds .kit/ (venvs), dist/ and .git, which a wheel must never carry.
-if git -C "$KIT_SOURCE" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# (A tree the kit prepared, e.g. the next version's under the ignored .kit/, is copied whole.)
+if git -C "$KIT_SOURCE" rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+  && ! git -C "$KIT_SOURCE" check-ignore -q . 2>/dev/null; then
   # (deleted-but-tracked files are skipped; the inner sh expands $f itself)
   # shellcheck disable=SC2016
   git -C "$KIT_SOURCE" ls-files -z --cached --others --exclude-standard -- . |

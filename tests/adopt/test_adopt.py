@@ -124,6 +124,7 @@ def test_adopt_into_a_second_service(
         "version": "",
         "metrics": "",
         "items": "/items",
+        "openapi": "",
     }
     assert "version" not in svc, "the version is read from pyproject.toml, never typed twice"
     kit_toml = digest(repo / "kit.toml")

@@ -51,7 +51,7 @@ def converge(
         *ansible_target(hosts, converge_on),
         kit["kit_upgrade_playbook"],
         "-e",
-        f"@{request.config.getoption('--kit-vars')}",
+        f"@{Path(request.config.getoption('--kit-vars')).resolve()}",
         "-e",
         f"kit_version={version}",
         "-e",

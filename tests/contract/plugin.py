@@ -30,6 +30,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("KIT_VARS"),
         help="the layer's kit-vars.json (default: $KIT_VARS)",
     )
+    parser.addoption(
+        "--kit-endpoint",
+        default=os.environ.get("KIT_ENDPOINT"),
+        help="HOST:PORT where this host reaches the service's port on the target (default: "
+        "$KIT_ENDPOINT, else the port a docker:// target publishes on 127.0.0.1)",
+    )
+
+
+# A check may be skipped only when it cannot apply to this kind of layer or the service
+# does not declare the feature in kit.toml; such skips say so with this prefix. Any other
+# skip (a harness that could not reach something, a missing tool) fails the run.
+APPLICABLE = "not applicable:"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the skips grouped by reason; fail the run on a skip for any other reason."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for report in skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "?"
+        reason = reason.removeprefix("Skipped: ")
+        by_reason.setdefault(reason, []).append(report.nodeid.split("::")[-1].split("[")[0])
+    terminalreporter.section("skips by reason")
+    bad = []
+    for reason, tests in sorted(by_reason.items()):
+        terminalreporter.write_line(f"{len(tests)} skipped: {reason}\n    {', '.join(tests)}")
+        if not reason.startswith(APPLICABLE):
+            bad.append(reason)
+    if bad:
+        terminalreporter.write_line(
+            f"FAIL: {len(bad)} skip reason(s) are not 'not applicable' — a check may be skipped "
+            "only when it cannot apply to this layer or kit.toml does not declare the feature; "
+            "fix the harness or the target instead",
+            red=True,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Runs before the terminal summary: decide from the reports themselves.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    for report in reporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        if not reason.removeprefix("Skipped: ").startswith(APPLICABLE):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,8 +99,8 @@ def kit(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def target(host: Any, kit: dict[str, Any]) -> Target:
-    return Target(host, kit)
+def target(host: Any, kit: dict[str, Any], request: pytest.FixtureRequest) -> Target:
+    return Target(host, kit, request.config.getoption("--kit-endpoint") or "")
 
 
 @pytest.fixture(scope="module")

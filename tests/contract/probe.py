@@ -199,6 +199,63 @@ def fs_audit(uid, *skip):
     return res
 
 
+def sqlite_check(path):
+    """PRAGMA integrity_check and user_version of a SQLite file (run as its owner: a
+    WAL-mode reader may need to create the -shm file)."""
+    import sqlite3
+
+    if not os.path.isfile(path):
+        return {"integrity": [f"{path} does not exist"], "user_version": None}
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    return {"integrity": rows, "user_version": version}
+
+
+def fill(directory):
+    """Fill the filesystem of DIRECTORY with one file until ENOSPC; report bytes written."""
+    path, written, block = os.path.join(directory, ".contract-filler"), 0, b"\0" * 65536
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            try:
+                n = os.write(fd, block)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                if len(block) == 1:
+                    break
+                block = block[: len(block) // 2]
+                continue
+            written += n
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    st = os.statvfs(directory)
+    return {"path": path, "written": written, "free": st.f_bavail * st.f_frsize}
+
+
+def unlink(path):
+    os.unlink(path)
+    return {"removed": path}
+
+
+def hashes(directory):
+    """sha256 of every file in DIRECTORY (not recursive)."""
+    import hashlib
+
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
 COMMANDS = {
     "stat": stat_paths,
     "procs": procs,
@@ -210,6 +267,10 @@ COMMANDS = {
     "user": user,
     "status": status,
     "fs_audit": fs_audit,
+    "sqlite_check": sqlite_check,
+    "fill": fill,
+    "unlink": unlink,
+    "hashes": hashes,
 }
 
 if __name__ == "__main__":

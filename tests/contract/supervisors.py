@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -10,10 +11,14 @@ import signal
 import subprocess
 import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import testinfra
+
+from tests.contract.target import Target
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,26 @@ class Supervisor(Protocol):
     def list_dir(self, target: Any, path: str) -> list[str]:
         """Entries of a directory on the target, also while the service is stopped."""
 
-    def endpoint(self, port: int) -> tuple[str, int] | None:
-        """Where the contract's own process can reach the service's port, if it can."""
-
     def config_source(self, path: str) -> tuple[Any, str]:
         """(testinfra host, path) where an operator edits the config the service reads."""
+
+    def reset_limits(self) -> None:
+        """Forget earlier crashes (systemd's start rate limit, docker's restart back-off),
+        so a drill's next trial meets the same supervisor as the first; the unit's own
+        crash-loop protection stays as it is."""
+
+    def wait_failed(self, timeout: float = 30) -> int:
+        """Wait until the service has stopped after a failed start; its exit status."""
+
+    def logs_since(self, since: float) -> str:
+        """The service's log (journal, container log) since a wall-clock time."""
+
+    def data_hashes(self, target: Target) -> dict[str, str]:
+        """sha256 of each file in the data dir, also while the service is stopped."""
+
+    def small_data_dir(self, target: Target, kib: int) -> Any:
+        """Context manager: the service running with its data dir on a KIB-sized tmpfs
+        (the real data untouched beside it); yields (Target, Supervisor) to drive."""
 
 
 class Systemd:
@@ -119,11 +139,55 @@ class Systemd:
         entries: list[str] = target.probe("files", path)  # the target outlives the service
         return entries
 
-    def endpoint(self, port: int) -> tuple[str, int] | None:
-        return None  # the port is only reachable inside the target
-
     def config_source(self, path: str) -> tuple[Any, str]:
         return self.host, path
+
+    def reset_limits(self) -> None:
+        self.host.check_output("systemctl reset-failed %s", self.unit)
+
+    def wait_failed(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            props = self.show("ActiveState", "ExecMainStatus", "ExecMainCode")
+            if props["ActiveState"] == "failed":
+                return int(props["ExecMainStatus"])
+            time.sleep(0.5)
+        raise AssertionError(f"{self.unit} still {props['ActiveState']} after {timeout} s")
+
+    def logs_since(self, since: float) -> str:
+        # The service's own output only (not the manager's lines about the unit).
+        out = self.host.run(
+            "journalctl _SYSTEMD_UNIT=%s --since @%s -o cat --no-pager",
+            f"{self.unit}.service" if "." not in self.unit else self.unit,
+            str(int(since) - 1),
+        )
+        return str(out.stdout)
+
+    def data_hashes(self, target: Target) -> dict[str, str]:
+        found: dict[str, str] = target.probe("hashes", target.data_dir)
+        return found
+
+    @contextmanager
+    def small_data_dir(self, target: Target, kib: int) -> Iterator[tuple[Target, Supervisor]]:
+        svc, data = target.service, target.data_dir
+        self.host.check_output("systemctl stop %s", self.unit)
+        self.host.check_output(
+            "mount -t tmpfs -o size=%s,uid=%s,gid=%s,mode=0750 kit-drill %s",
+            f"{kib}k",
+            str(svc["uid"]),
+            str(svc["gid"]),
+            data,
+        )
+        try:
+            self.start()
+            target.wait_healthy()
+            yield target, self
+        finally:
+            self.host.run("systemctl stop %s", self.unit)
+            self.host.run("umount %s", data)
+            self.reset_limits()
+            self.start()
+            target.wait_healthy()
 
 
 class Docker:
@@ -233,19 +297,96 @@ class Docker:
             names = [m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name]
         return sorted(n for n in names if "/" not in n)
 
-    def endpoint(self, port: int) -> tuple[str, int] | None:
-        out = self.docker("port", self.container, f"{port}/tcp", check=False).split()
-        if not out:
-            return None  # not published
-        address, _, published = out[0].rpartition(":")
-        address = address.strip("[]")
-        return ("127.0.0.1" if address in ("0.0.0.0", "::", "") else address), int(published)
-
     def config_source(self, path: str) -> tuple[Any, str]:
         for mount in self.inspect()["Mounts"]:
             if mount["Destination"] == path and mount["Type"] == "bind":
                 return self.local, str(mount["Source"])
         return self.host, path  # baked into the image
+
+    def reset_limits(self) -> None:
+        # The engine's restart back-off doubles per crash until a run lasts 10 s; a manual
+        # restart resets it. Only between trials, never in the policy itself.
+        if self.inspect()["RestartCount"]:
+            self.docker("restart", self.container)
+
+    def wait_failed(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.inspect()["State"]
+            if (not state["Running"] or state["Restarting"]) and state["ExitCode"]:
+                return int(state["ExitCode"])
+            time.sleep(0.3)
+        raise AssertionError(f"{self.container} still running after {timeout} s")
+
+    def logs_since(self, since: float) -> str:
+        proc = subprocess.run(
+            ["docker", "logs", "--since", str(int(since) - 1), self.container],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout + proc.stderr
+
+    def data_hashes(self, target: Target) -> dict[str, str]:
+        # `docker cp` reads the volume whether the container runs, restarts or is stopped.
+        proc = subprocess.run(
+            ["docker", "cp", f"{self.container}:{target.data_dir}", "-"],
+            capture_output=True,
+            check=False,
+        )
+        assert proc.returncode == 0, f"docker cp: {proc.stderr.decode().strip()}"
+        out = {}
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/")
+                if member.isfile() and len(parts) == 2:
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    out[parts[1]] = hashlib.sha256(data.read()).hexdigest()
+        return out
+
+    @contextmanager
+    def small_data_dir(self, target: Target, kib: int) -> Iterator[tuple[Target, Supervisor]]:
+        """A container's mounts are fixed at its creation, so the drill runs a sibling:
+        the same image and run options (user, read-only root, dropped capabilities,
+        security options, tmpfs mounts, bind-mounted config, environment), with the data
+        dir on a small tmpfs instead of the volume. The instance under test is untouched."""
+        svc, data = target.service, target.data_dir
+        info = self.inspect()
+        config, host_config = info["Config"], info["HostConfig"]
+        name = f"{self.container}-drill"
+        argv = ["run", "-d", "--name", name, "-p", f"127.0.0.1::{svc['port']}"]
+        argv += ["--user", config.get("User") or f"{svc['uid']}:{svc['gid']}"]
+        argv += ["--tmpfs", f"{data}:size={kib}k,uid={svc['uid']},gid={svc['gid']},mode=0750"]
+        if host_config.get("ReadonlyRootfs"):
+            argv.append("--read-only")
+        for cap in host_config.get("CapDrop") or []:
+            argv += ["--cap-drop", cap]
+        for opt in host_config.get("SecurityOpt") or []:
+            argv += ["--security-opt", opt]
+        for path, opts in (host_config.get("Tmpfs") or {}).items():
+            argv += ["--tmpfs", f"{path}:{opts}" if opts else path]
+        for mount in info["Mounts"]:
+            if mount["Type"] == "bind" and mount["Destination"] != data:
+                ro = "" if mount["RW"] else ",readonly"
+                argv += [
+                    "--mount",
+                    f"type=bind,src={mount['Source']},dst={mount['Destination']}{ro}",
+                ]
+        for env in config.get("Env") or []:
+            argv += ["-e", env]
+        argv += [info["Image"], *(config.get("Cmd") or [])]
+        self.docker("rm", "-f", name, check=False)
+        self.docker(*argv)
+        try:
+            port = self.docker("port", name, f"{svc['port']}/tcp").split()[0].rpartition(":")[2]
+            sibling = Target(
+                testinfra.get_host(f"docker://root@{name}"), target.kit, f"127.0.0.1:{port}"
+            )
+            sibling.wait_healthy()
+            yield sibling, Docker(sibling.host, name)
+        finally:
+            self.docker("rm", "-f", name, check=False)
 
 
 def for_target(kind: str, host: Any, unit: str) -> Supervisor:

@@ -235,12 +235,7 @@ def test_sigterm_stops_cleanly(target: Target, supervisor: Supervisor) -> None:
 def test_stop_drains_in_flight_request(target: Target, supervisor: Supervisor) -> None:
     """A request that is in flight when the stop begins is answered; then the exit is clean."""
     items = target.path("items", "the in-flight drain check (it holds a POST open)")
-    endpoint = supervisor.endpoint(target.service["port"])
-    if endpoint is None:
-        pytest.skip(
-            f"not applicable: under {supervisor.kind} the port is not reachable from the "
-            "contract's host (test_sigterm_stops_cleanly checks the clean stop)"
-        )
+    endpoint = target.endpoint()
     body = json.dumps({"name": f"in-flight-{uuid.uuid4().hex[:8]}"}).encode()
     head = (
         b"POST %s HTTP/1.1\r\nHost: contract\r\nContent-Type: application/json\r\n"

@@ -45,6 +45,7 @@ def test_upgrade_keeps_data_and_local_config(
         edit_host, edit_path = supervisor.config_source(config)
         edit_host.check_output("printf '%%s\\n' %s >> %s", f"# local edit {token}", edit_path)
     old = supervisor.instance()
+    before = _schema(target)
 
     converge(request, kit, svc["next_version"])
 
@@ -60,3 +61,52 @@ def test_upgrade_keeps_data_and_local_config(
         assert supervisor.config_source(config) == (edit_host, edit_path), "config moved"
         content = edit_host.file(edit_path).content_string
         assert f"# local edit {token}" in content, "config edit lost"
+    print(f"upgrade {kit['kit_version']} → {svc['next_version']}: {before} → {_schema(target)}")
+
+
+def _schema(target: Target) -> str:
+    """The database's integrity and schema version, when kit.toml declares one."""
+    database = target.service.get("database", "")
+    if not database:
+        return "no database declared"
+    check = target.probe_as_service("sqlite_check", database)
+    assert check["integrity"] == ["ok"], f"{database} is corrupt: {check['integrity'][:5]}"
+    return f"schema {check['user_version']}"
+
+
+@pytest.mark.upgrade
+def test_rollback_runs_on_the_upgraded_data(
+    target: Target, supervisor: Supervisor, kit: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    """After the upgrade (the test above): reinstall this version over the next one. The
+    next version migrated the data (kit.toml [upgrade] next_files); the service decides
+    whether it can run on that — this one does (the migration is additive): data written
+    by either version reads back, writes work, the schema is left as the upgrade made it.
+    A service that cannot must refuse to start instead (its own unit tests prove that)."""
+    items, version = target.service["http"]["items"], target.service["http"]["version"]
+    if not items:
+        pytest.skip("not applicable: the rollback check needs service.http.items in kit.toml")
+    svc, token = target.service, uuid.uuid4().hex[:12]
+    target.wait_healthy()
+    upgraded = _schema(target)
+    status, item = target.http("POST", items, {"name": f"written-by-next-{token}"})
+    assert status == 201, item
+    old = supervisor.instance()
+
+    converge(request, kit, kit["kit_version"], *target.contract.get("rollback_vars", []))
+
+    target.wait_healthy()
+    assert supervisor.instance() != old, "service was not restarted onto the previous version"
+    if version:
+        status, doc = target.http("GET", version)
+        assert doc["version"] == kit["kit_version"], f"rolled back to {doc['version']}"
+    status, back = target.http("GET", f"{items}/{item['id']}")
+    assert status == 200 and back["name"] == f"written-by-next-{token}", "data lost in rollback"
+    status, again = target.http("POST", items, {"name": f"written-after-rollback-{token}"})
+    assert status == 201, f"the previous version cannot write the upgraded data: {again}"
+    rolled_back = _schema(target)
+    assert rolled_back == upgraded, f"the rollback changed the schema: {upgraded} → {rolled_back}"
+    print(
+        f"rollback {svc['next_version']} → {kit['kit_version']}: {upgraded} kept, "
+        "data readable, writes work"
+    )

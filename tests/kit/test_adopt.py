@@ -267,6 +267,7 @@ def test_first_adopt_copies_the_kit_and_writes_a_valid_kit_toml(service: Path, k
     assert settings.description == 'Tally: a tiny "JSON" item store'
     assert settings.source == service and settings.config_template is None
     assert settings.http["items"] == "/items" and settings.http["version"] == ""
+    assert settings.http["openapi"] == "", "no OpenAPI document unless given: fuzzing skips"
     assert (settings.distros, settings.mirror) == (("trixie",), "http://mirror.example/debian")
     assert str(settings.cache_dir) == "/var/cache/kit-test"
     assert ".kit/" in (service / ".gitignore").read_text().splitlines()

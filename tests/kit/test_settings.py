@@ -60,6 +60,18 @@ def test_health_path_is_required() -> None:
         parse(data, base=ROOT)
 
 
+def test_openapi_path_is_optional_and_validated_like_the_others() -> None:
+    assert load().http["openapi"] == "/openapi.json"
+    data = raw()
+    del data["service"]["http"]["openapi"]
+    assert parse(data, base=ROOT).http["openapi"] == ""  # no document: the fuzz check skips
+    for bad in ("openapi.json", 3):
+        data["service"]["http"]["openapi"] = bad
+        with pytest.raises(KitError) as exc:
+            parse(data, base=ROOT)
+        assert "service.http.openapi" in str(exc.value) and "absolute path" in str(exc.value)
+
+
 def test_config_placeholder_needs_a_config_template() -> None:
     data = raw()
     data["service"]["config_template"] = ""
@@ -119,3 +131,37 @@ def test_cli_reports_bad_kit_toml_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, lines
     assert "service.port = 'abc'" in lines[0] and "fix:" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("database", ["data/items.db", "..", "."])
+def test_database_must_be_a_file_in_the_data_dir(database: str) -> None:
+    data = raw()
+    data["service"]["database"] = database
+    with pytest.raises(KitError, match=r"service.database .*inside the data dir"):
+        parse(data, base=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("next_files", "needle"),
+    [
+        ({"../outside.py": "kit.toml"}, "inside the service's source tree"),
+        ({"src/x.py": "no/such/file.py"}, "existing file"),
+        ("not a table", "must be a table"),
+    ],
+)
+def test_bad_upgrade_next_files_are_refused(next_files: Any, needle: str) -> None:
+    data = raw()
+    data["upgrade"] = {"next_files": next_files}
+    with pytest.raises(KitError, match=needle):
+        parse(data, base=ROOT)
+
+
+def test_next_version_source_carries_the_upgrade_files(tmp_path: Path) -> None:
+    from kitcli import render
+
+    s = load()
+    assert render.source_tree(s, s.version, tmp_path) == s.source  # this version: as it is
+    tree = render.source_tree(s, s.next_version, tmp_path)
+    for rel, file in s.next_files:
+        assert (tree / rel).read_bytes() == file.read_bytes()
+    assert (tree / "pyproject.toml").is_file() and not (tree / ".git").exists()

@@ -20,7 +20,7 @@ CONTRACT = Path(__file__).resolve().parent.parent / "contract"
 @pytest.fixture(scope="module")
 def kit(kit: dict[str, Any]) -> dict[str, Any]:  # narrows the plugin's fixture
     if kit["kit_contract"]["supervisor"] != "systemd":
-        pytest.skip("the mutations below drive systemd; this layer's supervisor is not systemd")
+        pytest.skip("not applicable: these mutations drive systemd; not a systemd layer")
     return kit
 
 

@@ -18,7 +18,7 @@ from tests.selftest.test_contract_catches_breakage import assert_contract, wait_
 @pytest.fixture(scope="module")
 def kit(kit: dict[str, Any]) -> dict[str, Any]:  # narrows the plugin's fixture
     if kit["kit_contract"]["supervisor"] != "docker":
-        pytest.skip("the mutations below swap containers; this layer's supervisor is not docker")
+        pytest.skip("not applicable: these mutations swap containers; not a docker layer")
     return kit
 
 
