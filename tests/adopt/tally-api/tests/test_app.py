@@ -80,3 +80,17 @@ def test_no_state_directory_stops_with_one_line(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SystemExit) as exc:
         main([])
     assert "STATE_DIRECTORY is not set — fix:" in str(exc.value)
+
+
+def test_a_full_disk_is_507_and_a_huge_id_404(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def full(self: Store, name: str) -> None:
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(Store, "add", full)
+    status, headers, body = call(app, "POST", "/items", {"name": "x"})
+    assert status.startswith("507") and headers["Retry-After"] and "full" in body["error"]
+    assert call(app, "GET", "/items/" + "9" * 30)[0].startswith("404")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -14,7 +16,7 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 MAX_BODY = 64 * 1024
-_ITEM = re.compile(r"^/items/(\d+)$")
+_ITEM = re.compile(r"^/items/(\d{1,18})$")  # within SQLite's integer range; longer: 404
 
 
 class HTTPError(Exception):
@@ -73,6 +75,12 @@ def create_app(store: Store) -> WSGIApp:
         except HTTPError as exc:
             status, payload = exc.status, {"error": str(exc)}
             headers.update(exc.headers)
+        except sqlite3.Error as exc:  # rolled back by SQLite: nothing half-written
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            status = HTTPStatus.INSUFFICIENT_STORAGE if full else HTTPStatus.SERVICE_UNAVAILABLE
+            payload = {"error": "storage full, retry later" if full else "storage unavailable"}
+            headers["Retry-After"] = "5"
+            print(f"tally: storage {'full' if full else 'error'}: {exc}", file=sys.stderr)
         if status == 201:
             headers["Location"] = f"/items/{payload['id']}"
         body = json.dumps(payload).encode()
