@@ -7,12 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from kitcli import adopt, checks, doctor, harness, images, layers, render
+from kitcli import adopt, checks, doctor, harness, images, layers, render, vm
 from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
@@ -198,6 +199,31 @@ def clean_cmd() -> None:
     for path in (harness.DIST, settings.cache_dir):
         console.print(f"$ rm -rf {path}", markup=False)
         shutil.rmtree(path, ignore_errors=True)
+
+
+vm_app = typer.Typer(help="Boot a VM image locally (the VM target the contract uses).")
+app.add_typer(vm_app, name="vm")
+
+
+@vm_app.command("up")
+def vm_up_cmd(
+    name: Annotated[str, typer.Argument(help="instance name (also the SSH host name)")],
+    image: Annotated[Path, typer.Option(help="the qcow2 image to boot (never written)")],
+    port: Annotated[int, typer.Option(help="the service's port inside the VM")],
+    accel: Annotated[str, typer.Option(help="kvm or tcg; default: a timed probe")] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for SSH")] = 240,
+) -> None:
+    """Boot IMAGE with a fresh SSH key (cloud-init NoCloud seed); ports on 127.0.0.1 only."""
+    if accel not in ("", "kvm", "tcg"):
+        raise KitError(f"--accel {accel!r} is unknown", "use --accel kvm or --accel tcg")
+    inst = vm.up(name, image, port, accel=accel, timeout=timeout)
+    console.print(escape(f"ssh -F {inst.ssh_config} {name}    # service: http://{inst.endpoint}/"))
+
+
+@vm_app.command("down")
+def vm_down_cmd(name: Annotated[str, typer.Argument(help="instance name")]) -> None:
+    """Stop the VM (SIGTERM, then SIGKILL) and remove its overlay, seed and key."""
+    vm.down(name)
 
 
 adopt.register(app)

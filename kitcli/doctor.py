@@ -88,6 +88,20 @@ PREREQS: tuple[Prereq, ...] = (
         "apt-get install -y qemu-system-x86 qemu-utils",
     ),
     Prereq(
+        "mkfs.vfat + mcopy",
+        "VM seed disks (cloud-init NoCloud), the Pi image's boot partition",
+        lambda: bool(shutil.which("mkfs.vfat") and shutil.which("mcopy")),
+        ("dosfstools", "mtools"),
+        "apt-get install -y dosfstools mtools",
+    ),
+    Prereq(
+        "ssh + ssh-keygen",
+        "VM targets (the contract runs over SSH)",
+        lambda: bool(shutil.which("ssh") and shutil.which("ssh-keygen")),
+        ("openssh-client",),
+        "apt-get install -y openssh-client",
+    ),
+    Prereq(
         "qemu-system-aarch64",
         "booting the Pi image",
         _has("qemu-system-aarch64"),

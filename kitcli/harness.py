@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kitcli import images, render
+from kitcli import images, layers, render
 from kitcli.errors import KitError
 from kitcli.layers import Layer
 from kitcli.settings import ROOT, Settings
@@ -37,6 +37,9 @@ def build(
 ) -> Path:
     version = version or settings.version
     out = out_dir(layer, distro, version, arch)
+    needed = {
+        need: build(settings, layers.get(need), distro, version, arch) for need in layer.needs
+    }
     with step(f"build {layer.name} {version} for {distro}"):
         for variant in layer.build_images:
             images.ensure(settings, variant, distro)
@@ -46,7 +49,9 @@ def build(
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        argv = layer.build_argv(settings, distro=distro, version=version, out=out, build_dir=where)
+        argv = layer.build_argv(
+            settings, distro=distro, version=version, out=out, build_dir=where, needed=needed
+        )
         run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Build")
         artifacts = sorted(p for p in out.iterdir() if p.is_file())
         if not artifacts:
@@ -66,16 +71,28 @@ def target_image(settings: Settings, layer: Layer, distro: str) -> str:
 def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
     """Everything the layer's role, scenario and the contract need (kit-vars.json)."""
     ctx = render.target_context(settings, layer, distro, settings.version)
+    packages = layers.get(layer.packages_from)
     return ctx | {
         "kit_root": str(ROOT),
-        "kit_image": target_image(settings, layer, distro),
+        "kit_image": vm_image(layer, distro, settings.version)
+        if layer.target_kind == "vm"
+        else target_image(settings, layer, distro),
         # The service's name in it: the kit's own checkout and an adopted one never share a
         # container (molecule's destroy step would remove the other's).
         "kit_instance": f"kit-{settings.name}-{layer.name}-{distro}",
-        "kit_artifact_dir": str(out_dir(layer, distro, settings.version)),
-        "kit_next_artifact_dir": str(out_dir(layer, distro, settings.next_version)),
+        # What the converge play installs: this layer's artifacts, or (an image layer) the
+        # package layer's it baked in; the upgrade installs that layer's next version.
+        "kit_artifact_dir": str(out_dir(packages, distro, settings.version)),
+        "kit_next_artifact_dir": str(out_dir(packages, distro, settings.next_version)),
         "kit_upgrade_playbook": str(ANSIBLE / "molecule" / layer.scenario / "converge.yml"),
     }
+
+
+def vm_image(layer: Layer, distro: str, version: str) -> str:
+    """The disk image a VM layer's build wrote (one *.qcow2 in its out dir), or where it
+    will be."""
+    found = sorted(out_dir(layer, distro, version).glob("*.qcow2"))
+    return str(found[0] if found else out_dir(layer, distro, version) / "(not built).qcow2")
 
 
 def vars_file(
@@ -191,10 +208,30 @@ def drill(settings: Settings, layer: Layer, distro: str, trials: int, keep: bool
         _drill_container(settings, layer, distro, trials, keep)
 
 
-# How each target kind (layer.toml `target.kind`) is made and tested. A VM target (qemu,
-# reached over ssh://) plugs in here with its own function; the contract already maps
-# ssh:// hosts.
-TARGETS: dict[str, Callable[[Settings, Layer, str], None]] = {"container": _test_container}
+def _test_vm(settings: Settings, layer: Layer, distro: str) -> None:
+    """A VM target: the layer's disk image booted under qemu (kit vm up), reached over
+    SSH, driven by the layer's molecule scenario (delegated driver). Upgrades install the
+    next version of the package layer the image baked in (contract.packages_from)."""
+    build(settings, layer, distro)
+    build(settings, layers.get(layer.packages_from), distro, settings.next_version)
+    artifact_tests(settings, layer, distro)
+    env = _molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
+    with step(f"molecule test -s {layer.scenario}"):
+        run(
+            ["molecule", "test", "-s", layer.scenario],
+            cwd=ANSIBLE,
+            env=env,
+            fix=f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
+            f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",
+        )
+
+
+# How each target kind (layer.toml `target.kind`) is made and tested: a container (kit
+# images, molecule's docker driver) or a VM (kit vm: qemu, reached over ssh://).
+TARGETS: dict[str, Callable[[Settings, Layer, str], None]] = {
+    "container": _test_container,
+    "vm": _test_vm,
+}
 
 
 def test(settings: Settings, layer: Layer, distro: str) -> None:

@@ -22,6 +22,10 @@ class Layer:
     directory: Path
     build_command: tuple[str, ...]
     build_images: tuple[str, ...]  # `kit images` variants the build itself runs on
+    # Layers whose artifacts this one's build consumes (layer.toml build.needs, e.g. an
+    # image layer baking in the deb): built first, for the same release and version; their
+    # out dirs are the placeholders {artifact_dir_<layer>} of build.command.
+    needs: tuple[str, ...]
     templates: tuple[str, ...]  # the layer's own templates (kitcli/render.py renders them)
     target_kind: str
     target_image: str
@@ -41,11 +45,31 @@ class Layer:
         """The substitutions a layer's strings may use."""
         return {k: str(v) for k, v in settings.facts().items()} | extra
 
+    @property
+    def packages_from(self) -> str:
+        """The layer whose artifacts the converge play installs (contract.packages_from;
+        default this one): an image layer bakes in a package and upgrades with the next."""
+        return str(self.contract.get("packages_from", self.name))
+
     def build_argv(
-        self, settings: Settings, *, distro: str, version: str, out: Path, build_dir: Path
+        self,
+        settings: Settings,
+        *,
+        distro: str,
+        version: str,
+        out: Path,
+        build_dir: Path,
+        needed: dict[str, Path] | None = None,
     ) -> list[str]:
         subs = self.render(
-            settings, distro=distro, version=version, out=str(out), build_dir=str(build_dir)
+            settings,
+            distro=distro,
+            version=version,
+            out=str(out),
+            build_dir=str(build_dir),
+            mirror=settings.mirror,
+            cache_dir=str(settings.cache_dir),
+            **{f"artifact_dir_{k}": str(v) for k, v in (needed or {}).items()},
         )
         try:
             return [part.format(**subs) for part in self.build_command]
@@ -124,9 +148,11 @@ def load_layer(directory: Path) -> Layer:
         directory=directory,
         build_command=tuple(_require(build, "command", path, list)),
         build_images=tuple(build.get("images", [])),
+        needs=tuple(build.get("needs", [])),
         templates=tuple(build.get("templates", [])),
         target_kind=kind,
-        target_image=_require(target, "image", path, str),
+        # A container target names its kit image variant; a VM boots the layer's own image.
+        target_image=_require(target, "image", path, str) if kind == "container" else "",
         target_packages=tuple(target.get("packages", [])),
         scenario=_require(target, "scenario", path, str),
         distros=tuple(target.get("distros", [])),

@@ -4,6 +4,7 @@ the upgrade check (contract), a downgrade (deb lifecycle). One place maps testin
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 
-def ansible_target(hosts: str, converge_on: str) -> list[str]:
+def ansible_target(hosts: str, converge_on: str, ssh_config: str = "") -> list[str]:
     """testinfra's --hosts spec → ansible-playbook inventory/connection arguments.
 
     converge_on (layer.toml `contract.converge_on`): "target" (default) runs the converge
@@ -29,6 +30,8 @@ def ansible_target(hosts: str, converge_on: str) -> list[str]:
         return ["-i", f"{url.hostname},", "-c", "community.docker.docker"]
     if url.scheme in ("ssh", "paramiko"):
         args = ["-i", f"{url.hostname},", "-c", "ssh"]
+        if ssh_config:  # testinfra's --ssh-config: the VM's port, user and key
+            args += ["-e", json.dumps({"ansible_ssh_common_args": f"-F {ssh_config}"})]
         if url.username:
             args += ["-u", url.username]
         if url.port:
@@ -48,7 +51,7 @@ def converge(
     converge_on = kit["kit_contract"].get("converge_on", "target")
     argv = [
         str(Path(sys.executable).parent / "ansible-playbook"),
-        *ansible_target(hosts, converge_on),
+        *ansible_target(hosts, converge_on, request.config.getoption("ssh_config") or ""),
         kit["kit_upgrade_playbook"],
         "-e",
         f"@{Path(request.config.getoption('--kit-vars')).resolve()}",

@@ -30,6 +30,12 @@ class Target:
         return dict(self.kit["kit_contract"])
 
     @property
+    def scale(self) -> float:
+        """How much longer than on a container every wait may take (contract.timeout_scale:
+        a VM under emulation boots and restarts slower)."""
+        return float(self.contract.get("timeout_scale", 1))
+
+    @property
     def config(self) -> str:
         """The config file the service reads ("" when the service has none)."""
         return str(self.service["config_file"])
@@ -124,6 +130,7 @@ class Target:
     def wait_healthy(self, timeout: float = 60) -> None:
         """The one health wait of every suite: the service's health path answers 200."""
         health = self.service["http"]["health"]
+        timeout *= self.scale
         deadline = time.monotonic() + timeout
         while True:
             try:

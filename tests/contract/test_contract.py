@@ -268,7 +268,7 @@ def test_stop_drains_in_flight_request(target: Target, supervisor: Supervisor) -
 
 def test_crash_is_restarted_by_supervisor(target: Target, supervisor: Supervisor) -> None:
     old = supervisor.crash()
-    new = supervisor.wait_restarted(old)
+    new = supervisor.wait_restarted(old, timeout=30 * target.scale)
     assert new != old
     target.wait_healthy()
 

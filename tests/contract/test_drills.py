@@ -69,6 +69,7 @@ class Writers:
             return len(self.acked)
 
     def wait_for(self, more: int, timeout: float = 15) -> None:
+        timeout *= self.target.scale
         goal, deadline = self.count() + more, time.monotonic() + timeout
         while self.count() < goal:
             assert time.monotonic() < deadline, f"writes did not resume within {timeout} s"
@@ -120,7 +121,7 @@ def test_kill_9_while_clients_write_loses_no_acknowledged_write(
             supervisor.reset_limits()  # systemd's 5 starts/10 s, docker's back-off
             writers.wait_for(5)
             old = supervisor.crash()
-            supervisor.wait_restarted(old)
+            supervisor.wait_restarted(old, timeout=30 * target.scale)
             target.wait_healthy()
             writers.wait_for(3)  # writes resume on the new process
     lost = _lost(target, items, writers.acked)
@@ -191,7 +192,7 @@ def test_invalid_config_refuses_to_start_and_leaves_data(
         # Appended in place: a bind-mounted config file keeps its inode.
         edit_host.check_output("printf '%%s\\n' %s >> %s", "[[[ not toml", path)
         supervisor.start()
-        status = supervisor.wait_failed()
+        status = supervisor.wait_failed(timeout=30 * target.scale)
         logs = supervisor.logs_since(since)
         said = [line for line in logs.splitlines() if "config" in line.lower()]
         after = supervisor.data_hashes(target)

@@ -40,6 +40,14 @@ def run_contract(
         "-k",
         test_name,
     ]
+    # The same transport as this run (a VM: its ssh config, sudo, the forwarded port).
+    config = request.config
+    if config.getoption("ssh_config"):
+        argv.append(f"--ssh-config={config.getoption('ssh_config')}")
+    if config.getoption("sudo"):
+        argv.append("--sudo")
+    if config.getoption("--kit-endpoint"):
+        argv.append(f"--kit-endpoint={config.getoption('--kit-endpoint')}")
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
