@@ -112,6 +112,9 @@ def lint(settings: Settings) -> None:
             env=env,
             fix="fix the findings named",
         )
+        for layer in layers.discover().values():  # a layer's own format checks (packer fmt)
+            for argv in layer.lint:
+                run(list(argv), cwd=ROOT, fix=f"see {layer.directory.name}/README.md")
 
 
 def unit(settings: Settings) -> None:

@@ -87,7 +87,7 @@ def layers_cmd() -> None:
     for layer in layers.discover().values():
         console.print(
             f"[bold]{layer.name:10}[/] {escape(layer.title)}  [dim](target: "
-            f"{layer.target_kind}, {layer.target_image}"
+            f"{layer.target_kind}{', ' + layer.target_image if layer.target_image else ''}"
             f"{''.join(' + ' + p for p in layer.target_packages)}; scenario {layer.scenario})[/]"
         )
 

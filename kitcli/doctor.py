@@ -88,6 +88,15 @@ PREREQS: tuple[Prereq, ...] = (
         "apt-get install -y qemu-system-x86 qemu-utils",
     ),
     Prereq(
+        "sfdisk + partx + mkfs.ext4",
+        "packer/ base disk image (partitioned, bootable)",
+        lambda: bool(
+            shutil.which("sfdisk") and shutil.which("partx") and shutil.which("mkfs.ext4")
+        ),
+        ("fdisk", "util-linux", "e2fsprogs"),
+        "apt-get install -y fdisk util-linux e2fsprogs",
+    ),
+    Prereq(
         "mkfs.vfat + mcopy",
         "VM seed disks (cloud-init NoCloud), the Pi image's boot partition",
         lambda: bool(shutil.which("mkfs.vfat") and shutil.which("mcopy")),

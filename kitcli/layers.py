@@ -36,6 +36,9 @@ class Layer:
     # The ecosystem's own tests of the built artifacts (layer.toml tests.artifact: argv
     # lists, e.g. piuparts), run by `kit test` after both builds, before the target.
     artifact_tests: tuple[tuple[str, ...], ...]
+    # The layer's own linters (layer.toml tests.lint: argv lists, e.g. packer fmt -check +
+    # packer validate), run by `kit test`'s lint stage.
+    lint: tuple[tuple[str, ...], ...]
     contract: dict[str, Any]
 
     def supported(self, wanted: tuple[str, ...]) -> list[str]:
@@ -158,6 +161,7 @@ def load_layer(directory: Path) -> Layer:
         distros=tuple(target.get("distros", [])),
         unit_tests=tuple(raw.get("tests", {}).get("unit", [])),
         artifact_tests=tuple(tuple(argv) for argv in raw.get("tests", {}).get("artifact", [])),
+        lint=tuple(tuple(argv) for argv in raw.get("tests", {}).get("lint", [])),
         contract=contract,
     )
 

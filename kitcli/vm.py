@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,37 +92,16 @@ def probe_accel(image: Path, seconds: float = 12) -> str:
     return "tcg"
 
 
-def _seed(directory: Path, name: str, public_key: str) -> Path:
-    """A cloud-init NoCloud seed disk: one key-only sudo user, no password anywhere."""
-    user_data = "\n".join(
-        [
-            "#cloud-config",
-            "users:",
-            f"  - name: {USER}",
-            "    groups: [sudo]",
-            '    sudo: "ALL=(ALL) NOPASSWD:ALL"',
-            "    shell: /bin/bash",
-            "    lock_passwd: true",
-            f"    ssh_authorized_keys: [{json.dumps(public_key)}]",
-            "ssh_pwauth: false",
-            "",
-        ]
-    )
-    meta_data = f"instance-id: {uuid.uuid4()}\nlocal-hostname: {name}\n"
-    (directory / "user-data").write_text(user_data)
-    (directory / "meta-data").write_text(meta_data)
+def _seed(directory: Path, name: str, public_key: Path) -> Path:
+    """A cloud-init NoCloud seed disk (lib/nocloud-seed.sh, which packer/ builds with too):
+    one key-only user with passwordless sudo, no password anywhere."""
     seed = directory / "seed.img"
-    seed.unlink(missing_ok=True)
     run(
-        ["mkfs.vfat", "-n", "CIDATA", "-C", seed, "1024"],
+        ["bash", ROOT / "lib" / "nocloud-seed.sh", "--user", USER, "--pubkey", public_key,
+         "--hostname", name, "--out", seed],
         capture=True,
-        fix="apt-get install dosfstools",
-    )
-    run(
-        ["mcopy", "-i", seed, directory / "user-data", directory / "meta-data", "::"],
-        capture=True,
-        fix="apt-get install mtools",
-    )
+        fix="sudo ./kit doctor --fix (dosfstools, mtools)",
+    )  # fmt: skip
     return seed
 
 
@@ -162,7 +140,7 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
         key = directory / "id_ed25519"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"kit@{name}", "-f", key],
             capture=True, fix="apt-get install openssh-client")  # fmt: skip
-        seed = _seed(directory, name, (directory / "id_ed25519.pub").read_text().strip())
+        seed = _seed(directory, name, directory / "id_ed25519.pub")
         overlay = directory / "overlay.qcow2"
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.resolve(),
              overlay], capture=True, fix="check the image with: qemu-img info IMAGE")  # fmt: skip
@@ -173,7 +151,7 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
             f"  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
             "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 10\n"
             "  ServerAliveInterval 15\n  ControlMaster auto\n"
-            f"  ControlPath {directory}/ssh-%C\n  ControlPersist 120\n"
+            "  ControlPath /tmp/kit-ssh-%C\n  ControlPersist 120\n"
         )
         net = (
             "user,id=n0,restrict=on,"

@@ -14,7 +14,9 @@ from kitcli.errors import KitError
 
 
 def test_seed_is_a_cidata_vfat_with_one_key_only_user(tmp_path: Path) -> None:
-    seed = vm._seed(tmp_path, "kit-x-packer-trixie", "ssh-ed25519 AAAAtest kit@x")
+    key = tmp_path / "key.pub"
+    key.write_text("ssh-ed25519 AAAAtest kit@x\n")
+    seed = vm._seed(tmp_path, "kit-x-packer-trixie", key)
     label = subprocess.run(
         ["mlabel", "-s", "-i", str(seed), "::"], capture_output=True, text=True, check=True
     ).stdout
@@ -23,8 +25,8 @@ def test_seed_is_a_cidata_vfat_with_one_key_only_user(tmp_path: Path) -> None:
         ["mtype", "-i", str(seed), "::user-data"], capture_output=True, text=True, check=True
     ).stdout
     assert user_data.startswith("#cloud-config\n")
-    assert "lock_passwd: true" in user_data and "ssh_pwauth: false" in user_data
-    assert '"ssh-ed25519 AAAAtest kit@x"' in user_data
+    assert "lock_passwd: true" in user_data and "NOPASSWD" in user_data
+    assert "- ssh-ed25519 AAAAtest kit@x" in user_data
     meta = subprocess.run(
         ["mtype", "-i", str(seed), "::meta-data"], capture_output=True, text=True, check=True
     ).stdout
