@@ -144,6 +144,12 @@ def _molecule_env(settings: Settings, layer: Layer, distro: str, image: str) -> 
     }
 
 
+def _molecule_test(layer: Layer, env: dict[str, str], fix: str) -> None:
+    """The layer's whole scenario: create, converge, idempotence, verify, destroy."""
+    with step(f"molecule test -s {layer.scenario}"):
+        run(["molecule", "test", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+
+
 def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
     """A local container target (kit images), driven by the layer's molecule scenario."""
     image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
@@ -151,14 +157,12 @@ def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
     build(settings, layer, distro, settings.next_version)
     artifact_tests(settings, layer, distro)
     env = _molecule_env(settings, layer, distro, image)
-    with step(f"molecule test -s {layer.scenario}"):
-        run(
-            ["molecule", "test", "-s", layer.scenario],
-            cwd=ANSIBLE,
-            env=env,
-            fix=f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
-            f"`molecule verify -s {layer.scenario}` to look at the target",
-        )
+    _molecule_test(
+        layer,
+        env,
+        f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
+        f"`molecule verify -s {layer.scenario}` to look at the target",
+    )
 
 
 def _drill_container(
@@ -216,14 +220,12 @@ def _test_vm(settings: Settings, layer: Layer, distro: str) -> None:
     build(settings, layers.get(layer.packages_from), distro, settings.next_version)
     artifact_tests(settings, layer, distro)
     env = _molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
-    with step(f"molecule test -s {layer.scenario}"):
-        run(
-            ["molecule", "test", "-s", layer.scenario],
-            cwd=ANSIBLE,
-            env=env,
-            fix=f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
-            f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",
-        )
+    _molecule_test(
+        layer,
+        env,
+        f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
+        f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",
+    )
 
 
 # How each target kind (layer.toml `target.kind`) is made and tested: a container (kit

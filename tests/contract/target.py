@@ -118,6 +118,16 @@ class Target:
         assert rc == 0, f"probe {command} as {svc['user']} failed on the target: {stderr.strip()}"
         return json.loads(stdout)
 
+    def database_state(self) -> str:
+        """Assert the service's SQLite database (kit.toml service.database) passes
+        PRAGMA integrity_check; return its schema version, for the report."""
+        database = str(self.service.get("database", ""))
+        if not database:
+            return "no database declared"
+        check = self.probe_as_service("sqlite_check", database)
+        assert check["integrity"] == ["ok"], f"{database} is corrupt: {check['integrity'][:5]}"
+        return f"schema {check['user_version']}"
+
     def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{self.service['port']}{path}"
         args = [method, url] + ([json.dumps(body)] if body is not None else [])

