@@ -427,6 +427,14 @@ def choose_layers(text: str, known: dict[str, adopt_files.LayerDir]) -> list[str
             f"--layers names unknown layer {unknown[0]!r}",
             f"use some of: {', '.join(known)}",
         )
+    # What a chosen layer's build consumes comes along (build.needs: hardware → deb).
+    queue = list(wanted)
+    while queue:
+        for need in known[queue.pop()].needs:
+            if need in known and need not in wanted:
+                console.print(f"  [dim]+ {escape(need)} (needed by the layers chosen)[/]")
+                wanted.append(need)
+                queue.append(need)
     # wheel always, first: the deb, rpm and docker builds call wheel/build.sh.
     return ["wheel", *(name for name in known if name in wanted and name != "wheel")]
 

@@ -55,6 +55,7 @@ class LayerDir:
     name: str
     directory: Path
     scenario: str  # ansible/molecule/<scenario>
+    needs: tuple[str, ...] = ()  # build.needs: layers whose artifacts its build consumes
 
 
 def discover_layers(kit_root: Path) -> dict[str, LayerDir]:
@@ -69,7 +70,8 @@ def discover_layers(kit_root: Path) -> dict[str, LayerDir]:
             ) from None
         name = raw.get("layer", {}).get("name", path.parent.name)
         scenario = raw.get("target", {}).get("scenario", name)
-        found[name] = LayerDir(name, path.parent, scenario)
+        needs = tuple(raw.get("build", {}).get("needs", []))
+        found[name] = LayerDir(name, path.parent, scenario, needs)
     return found
 
 
@@ -117,6 +119,7 @@ def plan(kit_root: Path, layers: list[LayerDir], ci_dest: str) -> dict[str, Path
             if entry.is_file() and not entry.name.endswith(JUNK_SUFFIXES):
                 add(f"ansible/{entry.name}")
         add("ansible/tasks")
+        add("ansible/playbooks")  # plays several scenarios share (the VM image layers')
         # The roles, minus those of layers not chosen (a role `<x>_<layer>` belongs to it).
         unchosen = set(discover_layers(kit_root)) - chosen
         roles = ansible / "roles"

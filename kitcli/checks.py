@@ -163,11 +163,19 @@ def kit_tests() -> None:
         )
 
 
-def adopt(settings: Settings) -> None:
+ADOPT_TESTED = {False: "deb,docker", True: "wheel,deb,docker,rpm"}  # by --matrix
+
+
+def adopt(settings: Settings, matrix: bool = False) -> None:
     """The from-scratch proof of `kit adopt`: a second service (tests/adopt) gets the kit
-    and passes the contract on every layer (minutes: it builds and tests them all)."""
-    with step("adopt: a second service from scratch, adopted, contract on every layer"):
-        env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    (wheel, deb, docker, rpm) and passes the contract on deb and docker — on all four with
+    --matrix (minutes per layer: each builds and tests)."""
+    tested = ADOPT_TESTED[matrix]
+    with step(f"adopt: a second service from scratch, adopted, the contract on {tested}"):
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            "KIT_ADOPT_LAYERS": tested,
+        }
         run(
             [sys.executable, "-m", "pytest", "-q", "-s", "-m", "adopt", "tests/adopt"],
             cwd=ROOT,

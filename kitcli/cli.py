@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from kitcli import adopt, checks, doctor, harness, images, layers, render, vm
+from kitcli import adopt, background, checks, doctor, flash, harness, images, layers, render, vm
 from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
@@ -25,7 +25,10 @@ app = typer.Typer(
     help="Build the sample service down the packaging gradient and prove each layer.",
 )
 
-ArchOpt = Annotated[str, typer.Option("--arch", help="amd64 or arm64 (the target's CPU)")]
+ArchOpt = Annotated[
+    str | None,
+    typer.Option("--arch", help="amd64 or arm64 (the target's CPU; default: the layer's)"),
+]
 DistroOpt = Annotated[
     str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")
 ]
@@ -97,7 +100,7 @@ def build_cmd(
     layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
     distro: DistroOpt = None,
     version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
-    arch: ArchOpt = "amd64",
+    arch: ArchOpt = None,
 ) -> None:
     """Build one layer's artifact into dist/<layer>/<distro>/<version>/."""
     settings = _settings()
@@ -111,12 +114,14 @@ def render_cmd(
     layer: Annotated[str, typer.Argument(help="layer name, see `./kit layers`")],
     distro: DistroOpt = None,
     version: Annotated[str | None, typer.Option(help="override the service's version")] = None,
-    arch: ArchOpt = "amd64",
+    arch: ArchOpt = None,
 ) -> None:
     """Render a layer's build dir from kit.toml (kit.env, facts.json, rendered/)."""
     settings = _settings()
     chosen, d = layers.get(layer), _distro(settings, distro)
-    where = render.render(settings, chosen, d, version or settings.version, arch)
+    where = render.render(
+        settings, chosen, d, version or settings.version, arch or chosen.target_arch
+    )
     console.print(escape(str(where)))
 
 
@@ -148,6 +153,8 @@ def test_cmd(
     only = _distro(settings, distro) if distro else None
     start = time.monotonic()
     stages: list[tuple[str, Callable[[], None]]] = []
+    last: list[tuple[str, Callable[[], None]]] = []  # stages of background builds
+    started: list[background.Build] = []
     if not names and not skip_checks:
         stages += [("lint", lambda: checks.lint(settings)), ("unit", lambda: checks.unit(settings))]
     for name in names or list(layers.discover()):
@@ -155,20 +162,30 @@ def test_cmd(
         supported = layer.supported(settings.distros)
         on_target = [only] if only else supported if matrix else supported[:1]
         for d in on_target:
-            stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
+            if layer.background:
+                # Long emulated builds start now in a second process; the stage that
+                # waits for them and tests what they built runs last.
+                build = background.start(name, d)
+                started.append(build)
+                last.append((f"{name}/{d}", partial(_test_prebuilt, settings, build, layer, d)))
+            else:
+                stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
         if layer.artifact_tests and not only:
             for d in (d for d in supported if d not in on_target):
                 stages.append(
                     (f"{name}/{d} artifacts", partial(harness.test_artifacts, settings, layer, d))
                 )
     if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
-        stages.append(("adopt", lambda: checks.adopt(settings)))
+        stages.append(("adopt", lambda: checks.adopt(settings, matrix)))
+    stages += last
     passed: list[str] = []
     try:
         for label, stage in stages:
             stage()
             passed.append(label)
     finally:
+        for build in started:
+            build.stop()
         failed = len(passed) < len(stages)
         colour = "red" if failed else "green"
         console.print(
@@ -176,6 +193,25 @@ def test_cmd(
             f"({time.monotonic() - start:.0f} s)[/]"
         )
         console.print(f"[bold {colour}]stages: {len(passed)} passed, {int(failed)} failed[/]")
+
+
+def _test_prebuilt(
+    settings: Settings, build: background.Build, layer: layers.Layer, distro: str
+) -> None:
+    build.wait()
+    harness.test(settings, layer, distro, prebuilt=True)
+
+
+@app.command("prebuild", hidden=True)
+def prebuild_cmd(
+    layer: Annotated[str, typer.Argument(help="layer name")],
+    distro: DistroOpt = None,
+) -> None:
+    """What `kit test LAYER` installs (this version + the next package), nothing else:
+    kit test runs it in a second process for layers with build.background = true."""
+    settings = _settings()
+    chosen = layers.get(layer)
+    harness.build_for_test(settings, chosen, _distro(settings, distro))
 
 
 @app.command("drill")
@@ -208,15 +244,36 @@ app.add_typer(vm_app, name="vm")
 @vm_app.command("up")
 def vm_up_cmd(
     name: Annotated[str, typer.Argument(help="instance name (also the SSH host name)")],
-    image: Annotated[Path, typer.Option(help="the qcow2 image to boot (never written)")],
+    image: Annotated[
+        Path, typer.Option(help="the qcow2 or raw .img to boot (never written: an overlay/copy)")
+    ],
     port: Annotated[int, typer.Option(help="the service's port inside the VM")],
     accel: Annotated[str, typer.Option(help="kvm or tcg; default: a timed probe")] = "",
     timeout: Annotated[float, typer.Option(help="seconds to wait for SSH")] = 240,
+    machine: Annotated[
+        str, typer.Option(help="pc (x86_64 disk) or arm64-virt (kernel from the boot partition)")
+    ] = "pc",
+    seed: Annotated[
+        str, typer.Option(help="nocloud (cloud-init seed disk) or firstboot (firstboot.toml)")
+    ] = "nocloud",
+    grow_mib: Annotated[
+        int, typer.Option(min=0, help="make a raw image's disk this much bigger (a bigger card)")
+    ] = 0,
+    firstboot: Annotated[
+        Path | None,
+        typer.Option(
+            help="firstboot.toml to put on the boot partition (@KEY@, @HOSTNAME@, @USER@)"
+        ),
+    ] = None,
 ) -> None:
-    """Boot IMAGE with a fresh SSH key (cloud-init NoCloud seed); ports on 127.0.0.1 only."""
+    """Boot IMAGE with a fresh SSH key (cloud-init NoCloud seed, or the Pi image's
+    firstboot.toml); ports on 127.0.0.1 only."""
     if accel not in ("", "kvm", "tcg"):
         raise KitError(f"--accel {accel!r} is unknown", "use --accel kvm or --accel tcg")
-    inst = vm.up(name, image, port, accel=accel, timeout=timeout)
+    inst = vm.up(
+        name, image, port, accel=accel, timeout=timeout, machine=machine, seed=seed,
+        grow_mib=grow_mib, firstboot=firstboot,
+    )  # fmt: skip
     console.print(escape(f"ssh -F {inst.ssh_config} {name}    # service: http://{inst.endpoint}/"))
 
 
@@ -224,6 +281,33 @@ def vm_up_cmd(
 def vm_down_cmd(name: Annotated[str, typer.Argument(help="instance name")]) -> None:
     """Stop the VM (SIGTERM, then SIGKILL) and remove its overlay, seed and key."""
     vm.down(name)
+
+
+@app.command("flash")
+def flash_cmd(
+    image: Annotated[
+        Path,
+        typer.Argument(
+            help="the .img (or .img.xz/.zst/.gz/.bz2); its .bmap and .sha256 beside it are used"
+        ),
+    ],
+    device: Annotated[
+        Path, typer.Argument(help="the SD card's whole disk (/dev/sdX, /dev/mmcblkN), or a file")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before erasing DEVICE")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="allow a disk that says it is not removable (only that)")
+    ] = False,
+    bmap: Annotated[
+        Path | None, typer.Option("--bmap", help="the block map (default: the one beside IMAGE)")
+    ] = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="skip bmaptool's checksums and the read-back")
+    ] = False,
+) -> None:
+    """Write an SD-card image with bmaptool, then read it back; refuses system, mounted,
+    partition, too-small and (without --force) non-removable disks."""
+    flash.flash(image, device, yes=yes, force=force, bmap=bmap, verify=not no_verify)
 
 
 adopt.register(app)

@@ -41,6 +41,18 @@ def _binfmt_arm64() -> bool:
     return entry.exists() and entry.read_text().startswith("enabled")
 
 
+def require_arch(arch: str) -> None:
+    """Stop before any work when ARCH's programs cannot run here (binfmt, the classic
+    breakage of foreign-architecture builds; kernel-wide, so in a container it is the
+    host's entry that counts)."""
+    if arch == "arm64" and not _binfmt_arm64():
+        raise KitError(
+            "this host cannot run arm64 programs (binfmt entry qemu-aarch64 missing or disabled)",
+            "sudo ./kit doctor --fix (qemu-user-static, binfmt-support; inside a container "
+            "enable it on the host)",
+        )
+
+
 def require_docker() -> None:
     """Stop with the fix, not a traceback, when the engine is not there."""
     if not docker_running():
@@ -118,11 +130,11 @@ PREREQS: tuple[Prereq, ...] = (
         "apt-get install -y qemu-system-arm",
     ),
     Prereq(
-        "qemu-user-static + arm64 binfmt",
-        "building arm64 (Pi) images",
-        _binfmt_arm64,
-        ("qemu-user-static", "binfmt-support"),
-        "apt-get install -y qemu-user-static binfmt-support && "
+        "qemu-user-static + arm64 binfmt + arch-test",
+        "building arm64 (Pi) images and packages (mmdebstrap needs arch-test for a foreign arch)",
+        lambda: _binfmt_arm64() and shutil.which("arch-test") is not None,
+        ("qemu-user-static", "binfmt-support", "arch-test"),
+        "apt-get install -y qemu-user-static binfmt-support arch-test && "
         "(mountpoint -q /proc/sys/fs/binfmt_misc || "
         "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc) && "
         "update-binfmts --enable qemu-aarch64",
@@ -154,6 +166,13 @@ PREREQS: tuple[Prereq, ...] = (
         _has("wrk"),
         ("wrk",),
         "apt-get install -y wrk",
+    ),
+    Prereq(
+        "bmaptool",
+        "kit flash",
+        _has("bmaptool"),
+        ("bmap-tools",),
+        "apt-get install -y bmap-tools",
     ),
     Prereq("packer", "packer/", _has("packer"), ("packer",), "apt-get install -y packer"),
     Prereq("ruby", "omnibus/", _has("ruby"), ("ruby",), "apt-get install -y ruby"),

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kitcli import images, layers, render
+from kitcli.doctor import require_arch
 from kitcli.errors import KitError
 from kitcli.layers import Layer
 from kitcli.settings import ROOT, Settings
@@ -33,19 +38,34 @@ def build(
     layer: Layer,
     distro: str,
     version: str | None = None,
-    arch: str = "amd64",
+    arch: str | None = None,
 ) -> Path:
+    """Render and build one layer (and first what it needs) for DISTRO, VERSION and ARCH
+    (default: the layer's target.arch); return its out dir."""
     version = version or settings.version
+    arch = arch or layer.target_arch
+    require_arch(arch)
     out = out_dir(layer, distro, version, arch)
-    needed = {
-        need: build(settings, layers.get(need), distro, version, arch) for need in layer.needs
-    }
-    with step(f"build {layer.name} {version} for {distro}"):
+    label = distro if arch == "amd64" else f"{distro} {arch}"
+    with step(f"render {layer.name}'s build dir from kit.toml ({version}, {label})"):
+        where = render.render(settings, layer, distro, version, arch)
+        console.print(f"  {where}/ (kit.env, facts.json, rendered/)", markup=False)
+    prepare = _start_prepare(settings, layer, distro, version, out, where)
+    try:
+        needed = {
+            need: build(settings, layers.get(need), distro, version, arch) for need in layer.needs
+        }
+    except BaseException:
+        if prepare:
+            prepare.stop()
+        raise
+    if prepare:
+        prepare.proc.wait()
+    with step(f"build {layer.name} {version} for {label}"):
+        if prepare:
+            _finish_prepare(layer, prepare)
         for variant in layer.build_images:
-            images.ensure(settings, variant, distro)
-        with step(f"render {layer.name}'s build dir from kit.toml"):
-            where = render.render(settings, layer, distro, version, arch)
-            console.print(f"  {where}/ (kit.env, facts.json, rendered/)", markup=False)
+            images.ensure(settings, variant, distro, arch=arch)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -62,6 +82,53 @@ def build(
         for a in artifacts:
             console.print(f"  artifact {a} ({a.stat().st_size / 1e6:.1f} MB)", markup=False)
     return out
+
+
+@dataclass
+class _Prepare:
+    """build.prepare, running in the background while the needed layers build."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        """End it and its children (its own process group), e.g. when a needed build failed."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait()
+
+
+def _start_prepare(
+    settings: Settings, layer: Layer, distro: str, version: str, out: Path, where: Path
+) -> _Prepare | None:
+    if not layer.prepare:
+        return None
+    argv = layer.build_argv(
+        settings, distro=distro, version=version, out=out, build_dir=where, key="prepare"
+    )
+    log = where / "prepare.log"
+    console.print(
+        f"  {layer.name}: build.prepare starts now, beside the build of "
+        f"{', '.join(layer.needs) or 'nothing'} ($ {shlex.join(argv)} > {log})",
+        markup=False,
+    )
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return _Prepare(proc, log)
+
+
+def _finish_prepare(layer: Layer, prepare: _Prepare) -> None:
+    """Show build.prepare's output; stop if it failed."""
+    with step(f"{layer.name}: build.prepare (ran beside the needed builds)"):
+        for line in prepare.log.read_text(errors="replace").splitlines():
+            console.print(f"  | {line}", markup=False)
+        if prepare.proc.returncode != 0:
+            raise KitError(
+                f"{layer.name}'s build.prepare exited {prepare.proc.returncode} (output above)",
+                f"see {layer.directory.name}/README.md, section Build",
+            )
 
 
 def target_image(settings: Settings, layer: Layer, distro: str) -> str:
@@ -82,17 +149,26 @@ def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
         "kit_instance": f"kit-{settings.name}-{layer.name}-{distro}",
         # What the converge play installs: this layer's artifacts, or (an image layer) the
         # package layer's it baked in; the upgrade installs that layer's next version.
-        "kit_artifact_dir": str(out_dir(packages, distro, settings.version)),
-        "kit_next_artifact_dir": str(out_dir(packages, distro, settings.next_version)),
+        "kit_artifact_dir": str(out_dir(packages, distro, settings.version, layer.target_arch)),
+        "kit_next_artifact_dir": str(
+            out_dir(packages, distro, settings.next_version, layer.target_arch)
+        ),
+        # How kit vm up boots a VM target (kitcli/vm.py): board, seed, extra disk.
+        "kit_vm_options": [
+            f"--machine={layer.vm_machine}",
+            f"--seed={layer.vm_seed}",
+            f"--grow-mib={layer.vm_grow_mib}",
+        ],
         "kit_upgrade_playbook": str(ANSIBLE / "molecule" / layer.scenario / "converge.yml"),
     }
 
 
 def vm_image(layer: Layer, distro: str, version: str) -> str:
-    """The disk image a VM layer's build wrote (one *.qcow2 in its out dir), or where it
-    will be."""
-    found = sorted(out_dir(layer, distro, version).glob("*.qcow2"))
-    return str(found[0] if found else out_dir(layer, distro, version) / "(not built).qcow2")
+    """The disk image a VM layer's build wrote (the one *.qcow2 or raw *.img in its out
+    dir), or where it will be."""
+    where = out_dir(layer, distro, version, layer.target_arch)
+    found = sorted([*where.glob("*.qcow2"), *where.glob("*.img")])
+    return str(found[0] if found else where / "(not built).qcow2")
 
 
 def vars_file(
@@ -111,8 +187,8 @@ def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
     argvs = layer.artifact_argvs(
         settings,
         distro=distro,
-        artifact_dir=out_dir(layer, distro, settings.version),
-        next_artifact_dir=out_dir(layer, distro, settings.next_version),
+        artifact_dir=out_dir(layer, distro, settings.version, layer.target_arch),
+        next_artifact_dir=out_dir(layer, distro, settings.next_version, layer.target_arch),
     )
     for argv in argvs:
         with step(f"{layer.name} artifact test: {' '.join(argv[:2])}"):
@@ -150,11 +226,11 @@ def _molecule_test(layer: Layer, env: dict[str, str], fix: str) -> None:
         run(["molecule", "test", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
 
 
-def _test_container(settings: Settings, layer: Layer, distro: str) -> None:
+def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> None:
     """A local container target (kit images), driven by the layer's molecule scenario."""
     image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
-    build(settings, layer, distro)
-    build(settings, layer, distro, settings.next_version)
+    if not prebuilt:
+        build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
     env = _molecule_env(settings, layer, distro, image)
     _molecule_test(
@@ -212,12 +288,21 @@ def drill(settings: Settings, layer: Layer, distro: str, trials: int, keep: bool
         _drill_container(settings, layer, distro, trials, keep)
 
 
-def _test_vm(settings: Settings, layer: Layer, distro: str) -> None:
+def build_for_test(settings: Settings, layer: Layer, distro: str) -> None:
+    """Everything `kit test LAYER` installs: this version, and the next version of the
+    package layer its upgrade check installs (the layer itself, or contract.packages_from
+    for an image layer). `kit prebuild` runs this in a second process (build.background)."""
+    build(settings, layer, distro)
+    packages = layers.get(layer.packages_from)
+    build(settings, packages, distro, settings.next_version, layer.target_arch)
+
+
+def _test_vm(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> None:
     """A VM target: the layer's disk image booted under qemu (kit vm up), reached over
     SSH, driven by the layer's molecule scenario (delegated driver). Upgrades install the
     next version of the package layer the image baked in (contract.packages_from)."""
-    build(settings, layer, distro)
-    build(settings, layers.get(layer.packages_from), distro, settings.next_version)
+    if not prebuilt:
+        build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
     env = _molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
     _molecule_test(
@@ -230,13 +315,14 @@ def _test_vm(settings: Settings, layer: Layer, distro: str) -> None:
 
 # How each target kind (layer.toml `target.kind`) is made and tested: a container (kit
 # images, molecule's docker driver) or a VM (kit vm: qemu, reached over ssh://).
-TARGETS: dict[str, Callable[[Settings, Layer, str], None]] = {
+TARGETS: dict[str, Callable[[Settings, Layer, str, bool], None]] = {
     "container": _test_container,
     "vm": _test_vm,
 }
 
 
-def test(settings: Settings, layer: Layer, distro: str) -> None:
+def test(settings: Settings, layer: Layer, distro: str, prebuilt: bool = False) -> None:
+    """Build (unless PREBUILT: a background build made both versions), install, contract."""
     runner = TARGETS.get(layer.target_kind)
     if runner is None:
         raise KitError(
@@ -245,4 +331,4 @@ def test(settings: Settings, layer: Layer, distro: str) -> None:
             f"use one of {', '.join(TARGETS)}, or add a runner to TARGETS in kitcli/harness.py",
         )
     with step(f"test {layer.name} on {distro}"):
-        runner(settings, layer, distro)
+        runner(settings, layer, distro, prebuilt)

@@ -65,9 +65,14 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def image_ref(variant: str, distro: str, extra: tuple[str, ...] = ()) -> str:
+ARCHES = ("amd64", "arm64")  # the host's own, and the Pi's (run under qemu-user + binfmt)
+
+
+def image_ref(variant: str, distro: str, extra: tuple[str, ...] = (), arch: str = "amd64") -> str:
     """A variant's tag; a layer's extra target packages (layer.toml `target.packages`)
-    extend it, e.g. kit/debian:trixie-systemd-python-rpm."""
+    extend it, e.g. kit/debian:trixie-systemd-python-rpm. Another CPU than the host's gets
+    its own tag in kit/debian (one tag holds one platform without a registry's manifest
+    lists): kit/debian:trixie-slim-arm64."""
     v = VARIANTS[variant]
     suffix = "".join(f"-{p}" for p in sorted(extra))
     if extra and v.repository == "debian":
@@ -75,19 +80,29 @@ def image_ref(variant: str, distro: str, extra: tuple[str, ...] = ()) -> str:
             f"image variant {variant!r} is the upstream debian image and takes no extra packages",
             "use a kit/debian variant (systemd, systemd-python) as the target image",
         )
+    if arch not in ARCHES:
+        raise KitError(f"architecture {arch!r} is not supported", f"use one of {ARCHES}")
+    if arch != "amd64":
+        return f"kit/debian:{distro}{v.tag_suffix}{suffix}-{arch}"
     return f"{v.repository}:{distro}{v.tag_suffix}{suffix}"
 
 
 def content_hash(
-    settings: Settings, variant: Variant, distro: str, extra: tuple[str, ...] = ()
+    settings: Settings,
+    variant: Variant,
+    distro: str,
+    extra: tuple[str, ...] = (),
+    arch: str = "amd64",
 ) -> str:
-    recipe = {
+    recipe: dict[str, object] = {
         "recipe": RECIPE_VERSION,
         "distro": distro,
         "mirror": settings.mirror,
         "packages": sorted({*variant.packages, *extra}),
         "changes": list(variant.changes),
     }
+    if arch != "amd64":  # (the host's own arch stays out: existing hashes stay valid)
+        recipe["arch"] = arch
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -108,9 +123,11 @@ def _current_hash(ref: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _mmdebstrap(settings: Settings, packages: list[str], distro: str, tar: Path) -> None:
+def _mmdebstrap(settings: Settings, packages: list[str], distro: str, tar: Path, arch: str) -> None:
     tmp = tar.with_suffix(".partial")
     argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar"]
+    if arch != "amd64":  # maintainer scripts run under qemu-user (binfmt): minutes
+        argv.append(f"--architectures={arch}")
     if packages:
         argv.append("--include=" + ",".join(packages))
     # dpkg's fsyncs dominate a bootstrap; the result is a tar, so crash-safety buys nothing.
@@ -123,19 +140,26 @@ def _mmdebstrap(settings: Settings, packages: list[str], distro: str, tar: Path)
     tmp.rename(tar)  # only a complete tar ever carries the final name
 
 
-def ensure(settings: Settings, variant_name: str, distro: str, extra: tuple[str, ...] = ()) -> str:
+def ensure(
+    settings: Settings,
+    variant_name: str,
+    distro: str,
+    extra: tuple[str, ...] = (),
+    arch: str = "amd64",
+) -> str:
     """Make sure the image exists and is current; return its reference."""
     if variant_name not in VARIANTS:
         raise KitError(f"no image variant {variant_name!r}", f"use one of {sorted(VARIANTS)}")
     require_docker()
     variant = VARIANTS[variant_name]
-    ref = image_ref(variant_name, distro, extra)
-    digest = content_hash(settings, variant, distro, extra)
+    ref = image_ref(variant_name, distro, extra, arch)
+    digest = content_hash(settings, variant, distro, extra, arch)
     packages = [*variant.packages, *(p for p in sorted(extra) if p not in variant.packages)]
     if _current_hash(ref) == digest:
         console.print(f"  [green]✓[/] {ref} is current [dim](hash {digest}, cached)[/]")
         return ref
     described = variant.description + (f" + {', '.join(sorted(extra))}" if extra else "")
+    described += f", {arch}" if arch != "amd64" else ""
     with step(f"image {ref} ({described})"):
         cache = settings.cache_dir / "images"
         cache.mkdir(parents=True, exist_ok=True)
@@ -145,8 +169,8 @@ def ensure(settings: Settings, variant_name: str, distro: str, extra: tuple[str,
             console.print(f"  rootfs from cache: {tar}", markup=False)
         else:
             with step(f"mmdebstrap {distro} ({', '.join(packages) or 'minbase'})"):
-                _mmdebstrap(settings, packages, distro, tar)
-        argv = ["docker", "import"]
+                _mmdebstrap(settings, packages, distro, tar, arch)
+        argv = ["docker", "import", "--platform", f"linux/{arch}"]
         for change in (*variant.changes, f"LABEL {HASH_LABEL}={digest}"):
             argv += ["--change", change]
         with step(f"docker import → {ref}"):

@@ -13,6 +13,14 @@ from kitcli.settings import ROOT, Settings
 
 TARGET_KINDS = ("container", "vm")
 SUPERVISORS = ("systemd", "docker")
+ARCHES = ("amd64", "arm64")
+# How a VM target boots (kitcli/vm.py): a PC disk under qemu-system-x86_64, or an arm64
+# image whose kernel, initrd and command line are read from its own boot partition and
+# booted on qemu's generic arm64 board (-M virt).
+VM_MACHINES = ("pc", "arm64-virt")
+# How a VM target gets this run's login key: a cloud-init NoCloud seed disk, or a
+# firstboot.toml written onto the image's FAT boot partition (the Pi image's own way).
+VM_SEEDS = ("nocloud", "firstboot")
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,18 @@ class Layer:
     # out dirs are the placeholders {artifact_dir_<layer>} of build.command.
     needs: tuple[str, ...]
     templates: tuple[str, ...]  # the layer's own templates (kitcli/render.py renders them)
+    # build.prepare: a command run AT THE SAME TIME as the needed layers' builds (it must
+    # not read their artifacts), e.g. the Pi image's rootfs bootstrap beside the arm64 .deb:
+    # each is single-core emulation. Same placeholders as build.command.
+    prepare: tuple[str, ...]
+    # build.background: `kit test` builds this layer in a second process from its start
+    # (long single-core emulated work) and runs its stage last (kitcli/background.py).
+    background: bool
     target_kind: str
+    target_arch: str  # the target's CPU: builds of this layer (and its needs) are for it
+    vm_machine: str  # target.machine (VM targets): one of VM_MACHINES
+    vm_seed: str  # target.seed (VM targets): one of VM_SEEDS
+    vm_grow_mib: int  # target.grow_mib (VM targets): the disk is this much bigger than the image
     target_image: str
     target_packages: tuple[str, ...]  # extra Debian packages on the target image
     scenario: str
@@ -54,6 +73,20 @@ class Layer:
         default this one): an image layer bakes in a package and upgrades with the next."""
         return str(self.contract.get("packages_from", self.name))
 
+    def _format(
+        self, settings: Settings, argvs: tuple[tuple[str, ...], ...], key: str, **extra: str
+    ) -> list[list[str]]:
+        subs = self.render(
+            settings, mirror=settings.mirror, cache_dir=str(settings.cache_dir), **extra
+        )
+        try:
+            return [[part.format(**subs) for part in argv] for argv in argvs]
+        except KeyError as exc:
+            raise KitError(
+                f"{self.directory}/layer.toml: {key} uses unknown placeholder {exc}",
+                f"use only {{{'}, {'.join(sorted(subs))}}}",
+            ) from None
+
     def build_argv(
         self,
         settings: Settings,
@@ -63,43 +96,31 @@ class Layer:
         out: Path,
         build_dir: Path,
         needed: dict[str, Path] | None = None,
+        key: str = "command",
     ) -> list[str]:
-        subs = self.render(
+        """build.command (or build.prepare: KEY) with its placeholders filled in."""
+        return self._format(
             settings,
+            (self.build_command if key == "command" else self.prepare,),
+            f"build.{key}",
             distro=distro,
             version=version,
             out=str(out),
             build_dir=str(build_dir),
-            mirror=settings.mirror,
-            cache_dir=str(settings.cache_dir),
             **{f"artifact_dir_{k}": str(v) for k, v in (needed or {}).items()},
-        )
-        try:
-            return [part.format(**subs) for part in self.build_command]
-        except KeyError as exc:
-            raise KitError(
-                f"{self.directory}/layer.toml: build.command uses unknown placeholder {exc}",
-                f"use only {{{'}, {'.join(sorted(subs))}}}",
-            ) from None
+        )[0]
 
     def artifact_argvs(
         self, settings: Settings, *, distro: str, artifact_dir: Path, next_artifact_dir: Path
     ) -> list[list[str]]:
-        subs = self.render(
+        return self._format(
             settings,
+            self.artifact_tests,
+            "tests.artifact",
             distro=distro,
             artifact_dir=str(artifact_dir),
             next_artifact_dir=str(next_artifact_dir),
-            mirror=settings.mirror,
-            cache_dir=str(settings.cache_dir),
         )
-        try:
-            return [[part.format(**subs) for part in argv] for argv in self.artifact_tests]
-        except KeyError as exc:
-            raise KitError(
-                f"{self.directory}/layer.toml: tests.artifact uses unknown placeholder {exc}",
-                f"use only {{{'}, {'.join(sorted(subs))}}}",
-            ) from None
 
     def contract_facts(self, settings: Settings) -> dict[str, Any]:
         subs = self.render(settings)
@@ -145,6 +166,13 @@ def load_layer(directory: Path) -> Layer:
         )
     for key in ("interpreter", "bin_dir", "install_root"):
         _require(contract, key, path, str)
+    for key, value, allowed in (
+        ("target.arch", target.get("arch", "amd64"), ARCHES),
+        ("target.machine", target.get("machine", "pc"), VM_MACHINES),
+        ("target.seed", target.get("seed", "nocloud"), VM_SEEDS),
+    ):
+        if value not in allowed:
+            raise KitError(f"{path}: {key} = {value!r} is unknown", f"use one of {allowed}")
     return Layer(
         name=_require(layer, "name", path, str),
         title=_require(layer, "title", path, str),
@@ -153,7 +181,13 @@ def load_layer(directory: Path) -> Layer:
         build_images=tuple(build.get("images", [])),
         needs=tuple(build.get("needs", [])),
         templates=tuple(build.get("templates", [])),
+        prepare=tuple(build.get("prepare", [])),
+        background=bool(build.get("background", False)),
         target_kind=kind,
+        target_arch=target.get("arch", "amd64"),
+        vm_machine=target.get("machine", "pc"),
+        vm_seed=target.get("seed", "nocloud"),
+        vm_grow_mib=int(target.get("grow_mib", 0)),
         # A container target names its kit image variant; a VM boots the layer's own image.
         target_image=_require(target, "image", path, str) if kind == "container" else "",
         target_packages=tuple(target.get("packages", [])),

@@ -1,9 +1,19 @@
-"""A VM target: boot a disk image under qemu with a fresh SSH key (a cloud-init NoCloud
-seed disk), reachable only through ports forwarded on 127.0.0.1, and shut it down again.
+"""A VM target: boot a disk image under qemu with a fresh SSH key, reachable only through
+ports forwarded on 127.0.0.1, and shut it down again.
+
+Two machines (layer.toml `target.machine`): `pc` boots a PC disk (its own boot loader)
+under qemu-system-x86_64; `arm64-virt` boots an arm64 image (the Pi's) on qemu's generic
+arm64 board with the kernel, initrd and command line read from the image's own FAT boot
+partition. Two ways in (`target.seed`): `nocloud`, a cloud-init seed disk, or
+`firstboot`, a firstboot.toml written onto the image's boot partition — the file a user
+puts on a flashed SD card.
 
     .kit/vm/<instance>/
-      overlay.qcow2   copy-on-write over the image under test (the image is never written)
+      overlay.qcow2   copy-on-write over the image under test (nocloud; never written)
+      disk.img        a sparse copy of a raw image, grown by --grow-mib (firstboot: the
+                      seed goes into its boot partition, the card is "bigger" than the image)
       seed.img        vfat "CIDATA": user-data (the user + this run's public key), meta-data
+      boot/           vmlinuz, initrd.img, cmdline.txt from the boot partition (arm64-virt)
       id_ed25519      this run's key; ssh_config names the VM as <instance>
       serial.log      the console (its tail is printed when the VM does not come up)
       instance.json   address, ports, user, key, accelerator (molecule and the contract read it)
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -30,6 +41,25 @@ from kitcli.steps import console, run, step
 VMS = ROOT / ".kit" / "vm"
 QEMU = "qemu-system-x86_64"
 USER = "kit"  # the login the seed creates; key-only, passwordless sudo
+
+
+@dataclass(frozen=True)
+class Machine:
+    qemu: str
+    package: str  # the Debian package of qemu
+    host_cpu: str  # platform.machine() of a host whose KVM can run it
+    board: tuple[str, ...]  # qemu options of the board and CPU under TCG
+    console: str  # the guest's serial console device
+
+
+MACHINES = {
+    "pc": Machine(QEMU, "qemu-system-x86", "x86_64", (), "ttyS0"),
+    "arm64-virt": Machine(
+        "qemu-system-aarch64", "qemu-system-arm", "aarch64",
+        ("-M", "virt", "-cpu", "cortex-a72"), "ttyAMA0",
+    ),
+}  # fmt: skip
+SEEDS = ("nocloud", "firstboot")
 
 
 @dataclass
@@ -61,9 +91,19 @@ def _require(tool: str, package: str) -> None:
         raise KitError(f"{tool} not found", f"sudo ./kit doctor --fix (apt-get install {package})")
 
 
-def probe_accel(image: Path, seconds: float = 12) -> str:
+def probe_accel(image: Path, seconds: float = 12, machine: str = "pc") -> str:
     """kvm if a short boot of IMAGE under KVM reaches its kernel, else tcg — with one line
     saying why. (The device existing proves nothing: on some hosts KVM guests hang.)"""
+    if MACHINES[machine].host_cpu != platform.machine():
+        console.print(
+            f"  accelerator: tcg (a {MACHINES[machine].host_cpu} guest on a "
+            f"{platform.machine()} host: emulated)",
+            markup=False,
+        )
+        return "tcg"
+    if machine != "pc":  # the probe boots a PC disk; other boards go straight to TCG
+        console.print(f"  accelerator: tcg (no KVM probe for {machine} yet)", markup=False)
+        return "tcg"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         console.print("  accelerator: tcg (no usable /dev/kvm)", markup=False)
         return "tcg"
@@ -105,6 +145,86 @@ def _seed(directory: Path, name: str, public_key: Path) -> Path:
     return seed
 
 
+def _fat_offset(disk: Path) -> int:
+    """Byte offset of the image's first partition (the FAT boot partition of a Pi image)."""
+    proc = subprocess.run(["sfdisk", "-J", disk], capture_output=True, text=True, check=False)
+    try:
+        table = json.loads(proc.stdout)["partitiontable"]
+        start = int(table["partitions"][0]["start"])
+        sector = int(table.get("sectorsize", 512))
+    except (ValueError, KeyError, IndexError):
+        raise KitError(
+            f"{disk} has no partition table with a first (boot) partition",
+            "boot a partitioned raw image (the hardware layer's .img), not a bare filesystem",
+        ) from None
+    return start * sector
+
+
+FIRSTBOOT = """# written by kit vm up @HOSTNAME@
+hostname = "@HOSTNAME@"
+user = "@USER@"
+ssh_authorized_keys = ["@KEY@"]
+"""
+
+
+def _firstboot(
+    directory: Path, name: str, disk: Path, public_key: Path, template: Path | None = None
+) -> Path:
+    """The Pi image's own first-boot file, as a user writes it onto a flashed card: the
+    hostname, a key-only user with passwordless sudo, this run's public key
+    (hardware/firstboot/README.md documents every key). TEMPLATE replaces the
+    default text; @HOSTNAME@, @USER@ and @KEY@ in it are filled in."""
+    key = public_key.read_text().strip()
+    text = template.read_text() if template else FIRSTBOOT
+    toml = directory / "firstboot.toml"
+    toml.write_text(text.replace("@HOSTNAME@", name).replace("@USER@", USER).replace("@KEY@", key))
+    run(
+        ["mcopy", "-o", "-i", f"{disk}@@{_fat_offset(disk)}", toml, "::firstboot.toml"],
+        capture=True,
+        fix="apt-get install mtools; the image's first partition must be FAT",
+    )
+    return toml
+
+
+def _boot_files(directory: Path, disk: Path, console_dev: str) -> tuple[Path, Path, str]:
+    """The kernel and initrd that the Pi's firmware would load — named by config.txt's
+    `kernel=` and `initramfs` lines on the image's boot partition — and cmdline.txt, the
+    console pointed at qemu's serial port."""
+    boot = directory / "boot"
+    boot.mkdir()
+    image = f"{disk}@@{_fat_offset(disk)}"
+
+    def fetch(name: str) -> Path:
+        run(
+            ["mcopy", "-n", "-i", image, f"::{name}", boot / name],
+            capture=True,
+            fix=f"the image's boot partition must hold {name} (raspi-firmware's hooks write it)",
+        )
+        return boot / name
+
+    kernel, initrd = _firmware_config(fetch("config.txt").read_text())
+    words = fetch("cmdline.txt").read_text().split()
+    kept = [w for w in words if not w.startswith("console=")]
+    return fetch(kernel), fetch(initrd), " ".join([*kept, f"console={console_dev}"])
+
+
+def _firmware_config(text: str) -> tuple[str, str]:
+    """(kernel, initramfs) file names from a Raspberry Pi config.txt."""
+    kernel, initrd = "", ""
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].replace("=", " ", 1).split()
+        if len(words) >= 2 and words[0] == "kernel":
+            kernel = words[1]
+        elif len(words) >= 2 and words[0] == "initramfs":
+            initrd = words[1]
+    if not kernel or not initrd:
+        raise KitError(
+            "config.txt on the image's boot partition names no kernel= or no initramfs",
+            "the image's raspi-firmware hooks write both (hardware/steps/10-rootfs.sh)",
+        )
+    return kernel, initrd
+
+
 def _ssh_ok(instance: Instance) -> bool:
     proc = subprocess.run(
         ["ssh", "-F", instance.ssh_config, instance.name, "true"],
@@ -124,26 +244,63 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 
 def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: float = 240,
-       memory: int = 1024) -> Instance:  # fmt: skip
+       memory: int = 1024, machine: str = "pc", seed: str = "nocloud",
+       grow_mib: int = 0, firstboot: Path | None = None) -> Instance:  # fmt: skip
     """Boot IMAGE as instance NAME; return once SSH answers with this run's key."""
-    for tool, package in ((QEMU, "qemu-system-x86"), ("qemu-img", "qemu-utils"),
+    if machine not in MACHINES:
+        raise KitError(f"machine {machine!r} is unknown", f"use one of {', '.join(MACHINES)}")
+    if seed not in SEEDS:
+        raise KitError(f"seed {seed!r} is unknown", f"use one of {', '.join(SEEDS)}")
+    board = MACHINES[machine]
+    for tool, package in ((board.qemu, board.package), ("qemu-img", "qemu-utils"),
                           ("ssh", "openssh-client"), ("mkfs.vfat", "dosfstools"),
-                          ("mcopy", "mtools")):  # fmt: skip
+                          ("mcopy", "mtools"), ("sfdisk", "fdisk")):  # fmt: skip
         _require(tool, package)
     if not image.is_file():
         raise KitError(f"no VM image at {image}", "build it first: ./kit build <layer>")
+    if firstboot and (seed != "firstboot" or not firstboot.is_file()):
+        raise KitError(
+            f"--firstboot {firstboot}: needs --seed firstboot and an existing file",
+            "pass a firstboot.toml (see hardware/firstboot/firstboot.toml.example)",
+        )
+    raw = seed == "firstboot" or machine != "pc"
+    if raw and image.suffix != ".img":
+        raise KitError(
+            f"{image.name}: machine {machine} with seed {seed} boots a raw partitioned .img",
+            "pass the layer's .img (the hardware layer writes one beside its .img.xz)",
+        )
     down(name, quiet=True)
     directory = VMS / name
     directory.mkdir(parents=True)
-    with step(f"boot {image.name} as {name}"):
-        accel = accel or probe_accel(image)
+    with step(f"boot {image.name} as {name} ({machine}, {seed})"):
+        accel = accel or probe_accel(image, machine=machine)
         key = directory / "id_ed25519"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"kit@{name}", "-f", key],
             capture=True, fix="apt-get install openssh-client")  # fmt: skip
-        seed = _seed(directory, name, directory / "id_ed25519.pub")
-        overlay = directory / "overlay.qcow2"
-        run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.resolve(),
-             overlay], capture=True, fix="check the image with: qemu-img info IMAGE")  # fmt: skip
+        drives: list[str] = []
+        kernel: list[str] = []
+        if raw:
+            disk = directory / "disk.img"
+            run(["cp", "--sparse=always", image.resolve(), disk], capture=True,
+                fix=f"free disk space under {VMS}")  # fmt: skip
+            if grow_mib:  # a card bigger than the image: the first boot grows the root
+                with disk.open("r+b") as f:
+                    f.truncate(disk.stat().st_size + grow_mib * 1024 * 1024)
+            drives += ["-drive", f"file={disk},if=virtio,format=raw,discard=unmap"]
+        else:
+            disk = directory / "overlay.qcow2"
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                 image.resolve(), disk], capture=True,
+                fix="check the image with: qemu-img info IMAGE")  # fmt: skip
+            drives += ["-drive", f"file={disk},if=virtio,discard=unmap"]
+        if seed == "nocloud":
+            drives += ["-drive", f"file={_seed(directory, name, key.with_suffix('.pub'))},"
+                       "if=virtio,format=raw,readonly=on"]  # fmt: skip
+        else:
+            _firstboot(directory, name, disk, key.with_suffix(".pub"), firstboot)
+        if machine != "pc":
+            vmlinuz, initrd, cmdline = _boot_files(directory, disk, board.console)
+            kernel = ["-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", cmdline]
         ssh_port, service_port = _free_port(), _free_port()
         ssh_config = directory / "ssh_config"
         ssh_config.write_text(
@@ -161,11 +318,11 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
         cpu = ["-cpu", "host"] if accel == "kvm" else []
         pidfile = directory / "qemu.pid"
         argv = [
-            QEMU, "-accel", accel, *cpu, "-smp", "2", "-m", str(memory), "-display", "none",
-            "-daemonize", "-pidfile", str(pidfile), "-serial", f"file:{directory / 'serial.log'}",
-            "-drive", f"file={overlay},if=virtio,discard=unmap",
-            "-drive", f"file={seed},if=virtio,format=raw,readonly=on",
+            board.qemu, *board.board, "-accel", accel, *cpu, "-smp", "2", "-m", str(memory),
+            "-display", "none", "-daemonize", "-pidfile", str(pidfile),
+            "-serial", f"file:{directory / 'serial.log'}", *kernel, *drives,
             "-netdev", net, "-device", "virtio-net-pci,netdev=n0",
+            "-device", "virtio-rng-pci",
         ]  # fmt: skip
         run(argv, capture=True, fix="see the qemu error above")
         instance = Instance(
@@ -195,8 +352,9 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
                 down(name, quiet=True)
                 raise KitError(
                     f"{name}: no SSH login within {timeout:.0f} s ({accel}); console tail:\n{tail}",
-                    "the image must run cloud-init's NoCloud datasource and sshd "
-                    "(packer/README.md); a slow host: raise the layer's timeout_scale",
+                    f"the image must read the {seed} seed and start sshd "
+                    "(packer/README.md, hardware/README.md); a slow host: raise the "
+                    "layer's timeout_scale",
                 )
             time.sleep(2)
         console.print(

@@ -221,7 +221,7 @@ json.dump(manifest, open(dest, "w"), indent=2)
 open(dest, "a").write("\n")
 PY
 cp "$work/packages.tsv" "$OUT/$name.packages.tsv"
-cmd=(python3 "$here/sbom.py" --packages "$OUT/$name.packages.tsv" --image "$OUT/$name.qcow2"
+cmd=(python3 "$here/../lib/debian-sbom.py" --packages "$OUT/$name.packages.tsv" --image "$OUT/$name.qcow2"
   --name "$KIT_NAME" --version "$KIT_VERSION" --distro "$KIT_DISTRO" --out "$OUT/$name.cdx.json")
 show "${cmd[@]}"
 "${cmd[@]}"

@@ -431,6 +431,16 @@ def test_plan_of_the_real_kit() -> None:
     )
 
 
+def test_an_image_layer_brings_the_package_layer_it_bakes_in() -> None:
+    known = adopt_files.discover_layers(ROOT)
+    assert adopt.choose_layers("hardware", known) == ["wheel", "deb", "hardware"]
+    assert adopt.choose_layers("packer,docker", known) == ["wheel", "deb", "docker", "packer"]
+    files = adopt_files.plan(ROOT, [known[n] for n in ("wheel", "deb", "hardware")], ".ci/run")
+    assert "ansible/playbooks/vm/create.yml" in files  # the plays the VM scenarios share
+    assert "ansible/molecule/hardware/molecule.yml" in files
+    assert "hardware/firstboot/kit-firstboot" in files
+
+
 def test_register_adds_the_command(service: Path) -> None:
     app = typer.Typer()
     app.command("noop")(lambda: None)

@@ -73,3 +73,49 @@ def test_images_name_the_fix_when_docker_is_down(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(KitError, match="docker engine is not running") as exc:
         images.ensure(load(), "slim", "trixie")
     assert "kit doctor --fix" in exc.value.fix
+
+
+def test_another_arch_gets_its_own_image_tag_and_hash() -> None:
+    s = load()
+    v = images.VARIANTS["slim"]
+    assert images.image_ref("slim", "trixie") == "debian:trixie-slim"
+    assert images.image_ref("slim", "trixie", arch="arm64") == "kit/debian:trixie-slim-arm64"
+    assert images.content_hash(s, v, "trixie") != images.content_hash(s, v, "trixie", arch="arm64")
+    with pytest.raises(KitError, match="architecture 'riscv64' is not supported"):
+        images.image_ref("slim", "trixie", arch="riscv64")
+
+
+def test_the_pi_layer_builds_for_arm64_and_boots_from_its_boot_partition() -> None:
+    pi = layers.get("hardware")
+    assert (pi.target_arch, pi.vm_machine, pi.vm_seed) == ("arm64", "arm64-virt", "firstboot")
+    assert pi.needs == ("deb",) and pi.packages_from == "deb"
+    assert layers.get("packer").target_arch == "amd64"  # the default
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("arch", "riscv64"), ("machine", "raspi4b"), ("seed", "ignition")],
+)
+def test_unknown_target_arch_machine_seed_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    text = (layers.ROOT / "hardware" / "layer.toml").read_text()
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "layer.toml").write_text(_with_target_key(text, key, value))
+    with pytest.raises(KitError, match=rf"target.{key} = '{value}' is unknown"):
+        layers.discover(tmp_path)
+
+
+def _with_target_key(text: str, key: str, value: str) -> str:
+    """The layer.toml TEXT with target.KEY set to VALUE (replacing the line if present)."""
+    lines = [ln for ln in text.splitlines() if not ln.startswith(f"{key} =")]
+    at = lines.index("[target]")
+    return "\n".join([*lines[: at + 1], f'{key} = "{value}"', *lines[at + 1 :]]) + "\n"
+
+
+def test_a_foreign_arch_without_binfmt_stops_before_any_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(doctor, "_binfmt_arm64", lambda: False)
+    with pytest.raises(KitError, match="cannot run arm64 programs") as exc:
+        doctor.require_arch("arm64")
+    assert "./kit doctor --fix" in exc.value.fix
+    doctor.require_arch("amd64")  # the host's own: nothing to check

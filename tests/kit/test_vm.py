@@ -43,3 +43,81 @@ def test_down_of_a_vm_that_is_not_up_is_a_no_op() -> None:
     vm.down("kit-test-never-booted", quiet=True)
     with pytest.raises(KitError, match="no VM named kit-test-never-booted"):
         vm.load("kit-test-never-booted")
+
+
+def _pi_like_image(tmp_path: Path) -> Path:
+    """A tiny raw image shaped like the Pi image: MBR, p1 FAT (kernel, initrd, cmdline.txt)."""
+    fat = tmp_path / "boot.vfat"
+    subprocess.run(
+        ["mkfs.vfat", "-C", "-n", "RASPIFIRM", str(fat), "8192"], check=True, capture_output=True
+    )
+    cmdline = "console=tty0 console=ttyS1,115200 root=LABEL=RASPIROOT rw\n"
+    config = (
+        "arm_64bit=1\nkernel=vmlinuz-6.12\n# a comment\ninitramfs initrd.img-6.12 followkernel\n"
+    )
+    files = (("vmlinuz-6.12", "kernel"), ("initrd.img-6.12", "initrd"), ("config.txt", config))
+    for name, text in (*files, ("cmdline.txt", cmdline)):
+        (tmp_path / name).write_text(text)
+        subprocess.run(["mcopy", "-i", str(fat), str(tmp_path / name), "::"], check=True)
+    image = tmp_path / "pi.img"
+    with image.open("wb") as f:
+        f.truncate(16 << 20)
+    table = "label: dos\nstart=2048, size=16384, type=c\n"
+    subprocess.run(["sfdisk", "-q", str(image)], input=table, text=True, check=True)
+    dd = ["dd", f"if={fat}", f"of={image}", "bs=1M", "seek=1", "conv=notrunc", "status=none"]
+    subprocess.run(dd, check=True)
+    return image
+
+
+def test_firstboot_seed_lands_on_the_boot_partition(tmp_path: Path) -> None:
+    image = _pi_like_image(tmp_path)
+    key = tmp_path / "key.pub"
+    key.write_text("ssh-ed25519 AAAAtest kit@x\n")
+    vm._firstboot(tmp_path, "kit-pi", image, key)
+    text = subprocess.run(
+        ["mtype", "-i", f"{image}@@{1 << 20}", "::firstboot.toml"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert 'hostname = "kit-pi"' in text and 'user = "kit"' in text
+    assert 'ssh_authorized_keys = ["ssh-ed25519 AAAAtest kit@x"]' in text
+    template = tmp_path / "t.toml"
+    template.write_text('hostname = "@HOSTNAME@"\nkeys = ["@KEY@", "junk"]\n')
+    vm._firstboot(tmp_path, "kit-pi2", image, key, template)
+    text = subprocess.run(
+        ["mtype", "-i", f"{image}@@{1 << 20}", "::firstboot.toml"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert text == 'hostname = "kit-pi2"\nkeys = ["ssh-ed25519 AAAAtest kit@x", "junk"]\n'
+
+
+def test_boot_files_come_from_the_image_with_qemus_console(tmp_path: Path) -> None:
+    image = _pi_like_image(tmp_path)
+    (tmp_path / "vm").mkdir()
+    kernel, initrd, cmdline = vm._boot_files(tmp_path / "vm", image, "ttyAMA0")
+    assert kernel.read_text() == "kernel" and initrd.read_text() == "initrd"
+    assert cmdline == "root=LABEL=RASPIROOT rw console=ttyAMA0"
+
+
+def test_config_txt_without_kernel_is_refused() -> None:
+    assert vm._firmware_config("kernel=k8.img\ninitramfs i.img followkernel\n") == (
+        "k8.img",
+        "i.img",
+    )
+    with pytest.raises(KitError, match="names no kernel= or no initramfs"):
+        vm._firmware_config("arm_64bit=1\n#kernel=x\n")
+
+
+def test_a_disk_without_partitions_is_refused_with_the_fix(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.img"
+    bare.write_bytes(b"\0" * 65536)
+    with pytest.raises(KitError, match="no partition table"):
+        vm._fat_offset(bare)
+
+
+def test_arm64_board_needs_a_raw_image(tmp_path: Path) -> None:
+    qcow = tmp_path / "x.qcow2"
+    qcow.write_bytes(b"QFI")
+    with pytest.raises(KitError, match=r"boots a raw partitioned \.img"):
+        vm.up("kit-test-raw", qcow, 8080, machine="arm64-virt", seed="firstboot")
+    with pytest.raises(KitError, match="machine 'raspi9' is unknown"):
+        vm.up("kit-test-raw", qcow, 8080, machine="raspi9")

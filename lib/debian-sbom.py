@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""A CycloneDX 1.5 SBOM (JSON) of the Debian packages installed in the VM image, from the
-package list the build downloads before cleanup (packages.tsv: name, version, arch,
-source, source version — packer/scripts/80-package-list.sh). Standard library only.
+"""A CycloneDX 1.5 SBOM (JSON) of the Debian packages installed in a disk image (the
+packer VM image, the hardware Pi image), from its package list (packages.tsv: name,
+version, arch, source, source version — packer/scripts/80-package-list.sh, or
+hardware/steps/20-service.sh). Standard library only.
 
-    python3 packer/sbom.py --packages packages.tsv --image sample-service-1.0.0-trixie-amd64.qcow2 \
-        --name <name> --version <version> --distro trixie --out image.cdx.json
+    python3 lib/debian-sbom.py --packages packages.tsv \
+        --image sample-service-1.0.0-trixie-amd64.qcow2 --name <name> --version <version> \
+        --distro trixie --out image.cdx.json
 
 Each package becomes a component with a purl, the purl spec's form for Debian:
 `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-13` (`upstream=` names the source
@@ -98,7 +100,7 @@ def sbom(args: argparse.Namespace) -> dict[str, object]:
         "version": 1,
         "metadata": {
             "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tools": {"components": [{"type": "application", "name": "packer/sbom.py"}]},
+            "tools": {"components": [{"type": "application", "name": "lib/debian-sbom.py"}]},
             "component": {
                 "type": "operating-system",
                 "bom-ref": image.name,
@@ -118,8 +120,10 @@ def sbom(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--packages", required=True, help="packages.tsv from the VM")
-    parser.add_argument("--image", required=True, help="the qcow2 the SBOM describes")
+    parser.add_argument("--packages", required=True, help="packages.tsv of the image")
+    parser.add_argument(
+        "--image", required=True, help="the disk image the SBOM describes (its sha256: the serial)"
+    )
     parser.add_argument("--name", required=True, help="the service's name (kit.toml)")
     parser.add_argument("--version", required=True, help="the service's version")
     parser.add_argument("--distro", required=True, help="Debian release codename")

@@ -1,0 +1,38 @@
+"""kitcli/background.py with real processes (no kit build): the log is shown, a failure
+names the foreground command, stop() ends a running build."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kitcli import background
+from kitcli.errors import KitError
+
+
+def _build(tmp_path: Path, script: str) -> background.Build:
+    log = tmp_path / "bg.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["sh", "-c", script], stdout=out, stderr=subprocess.STDOUT)
+    return background.Build("hardware", "trixie", log, proc)
+
+
+def test_a_finished_build_shows_its_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _build(tmp_path, "echo step one; sleep 1; echo step two").wait()
+    out = capsys.readouterr().out
+    assert "bg| step one" in out and "bg| step two" in out and "beside the other stages" in out
+
+
+def test_a_failed_build_names_the_foreground_command(tmp_path: Path) -> None:
+    with pytest.raises(KitError, match="background build of hardware failed") as exc:
+        _build(tmp_path, "echo broken >&2; exit 3").wait()
+    assert "exit 3" in str(exc.value)
+    assert "./kit build hardware --distro trixie" in exc.value.fix
+
+
+def test_stop_ends_a_running_build(tmp_path: Path) -> None:
+    build = _build(tmp_path, "sleep 60")
+    build.stop()
+    assert build.proc.returncode is not None
