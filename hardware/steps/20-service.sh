@@ -52,6 +52,13 @@ show "${cmd[@]}"
 "${cmd[@]}"
 echo "  ($((SECONDS - t)) s)"
 
+# The service's fixed ids (kit.toml uid/gid) must be free in the image: the OS packages'
+# own system users (made dynamically, counting down from 999) would otherwise hold them.
+taken_uid="$(awk -F: -v id="$KIT_UID" '$3 == id && $1 != user { print $1 }' user="$KIT_USER" "$tree/etc/passwd")"
+taken_gid="$(awk -F: -v id="$KIT_GID" '$3 == id && $1 != user { print $1 }' user="$KIT_USER" "$tree/etc/group")"
+[ -z "$taken_uid$taken_gid" ] || die "uid $KIT_UID / gid $KIT_GID of kit.toml are taken in the image (user '${taken_uid:--}', group '${taken_gid:--}')" \
+  "pick ids for the service in kit.toml that the image's packages do not use (free ones: see etc/passwd of $rootfs)"
+
 mounted=()
 unmount() { local m; for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; mounted=(); }
 kit_on_exit unmount
@@ -84,6 +91,19 @@ for u in "$layer"/firstboot/*.service; do units+=("$(basename "$u")"); done
 cmd=(systemctl --root="$tree" enable "${units[@]}")
 show "${cmd[@]}"
 "${cmd[@]}" 2>&1 | sed 's/^/    /'
+
+# The image, not the package it was baked from, is the layer the service reports; and a
+# Pi (unlike the container targets) has user namespaces, so the service also runs in
+# its own — the step the deb layer leaves to real hosts (packer/scripts/20-harden.sh does
+# the same for the VM image). A drop-in under /etc survives package upgrades.
+install -d -m 0755 "$tree/etc/systemd/system/$KIT_NAME.service.d"
+cat >"$tree/etc/systemd/system/$KIT_NAME.service.d/50-pi-image.conf" <<UNIT
+# kit Pi image (hardware/steps/20-service.sh)
+[Service]
+PrivateUsers=yes
+Environment=KIT_LAYER=$KIT_LAYER
+UNIT
+echo "  /etc/systemd/system/$KIT_NAME.service.d/50-pi-image.conf (PrivateUsers, KIT_LAYER)"
 
 hostname="${PI_DEFAULT_HOSTNAME:-$KIT_NAME}"
 echo "$hostname" >"$tree/etc/hostname"
