@@ -6,6 +6,8 @@ otherwise idle while the container layers' stages wait on their targets."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -47,12 +49,14 @@ class Build:
             console.print(f"  built in {took:.0f} s, beside the other stages", markup=False)
 
     def stop(self) -> None:
+        """End the build and everything it started (its own process group)."""
         if self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
 
 def _show(log: IO[str]) -> None:
@@ -71,5 +75,7 @@ def start(layer: str, distro: str) -> Build:
         markup=False,
     )
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return Build(layer, distro, log, proc)

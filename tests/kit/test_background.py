@@ -4,6 +4,7 @@ names the foreground command, stop() ends a running build."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ from kitcli.errors import KitError
 def _build(tmp_path: Path, script: str) -> background.Build:
     log = tmp_path / "bg.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(["sh", "-c", script], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["sh", "-c", script],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return background.Build("hardware", "trixie", log, proc)
 
 
@@ -32,7 +39,15 @@ def test_a_failed_build_names_the_foreground_command(tmp_path: Path) -> None:
     assert "./kit build hardware --distro trixie" in exc.value.fix
 
 
-def test_stop_ends_a_running_build(tmp_path: Path) -> None:
-    build = _build(tmp_path, "sleep 60")
+def test_stop_ends_a_running_build_and_its_children(tmp_path: Path) -> None:
+    build = _build(tmp_path, "sleep 60 & echo $! > child.pid; wait")
+    pidfile = tmp_path / "child.pid"
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
     build.stop()
     assert build.proc.returncode is not None
+    time.sleep(0.2)
+    gone = not Path(f"/proc/{child}").exists()
+    assert gone or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z", "child survived"
