@@ -46,10 +46,8 @@ done
 grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
   || die "this host cannot run arm64 programs (binfmt entry qemu-aarch64 missing or disabled)" \
     "sudo ./kit doctor --fix (qemu-user-static, binfmt-support; in a container: mount binfmt_misc on the host)"
-for tool in mmdebstrap:mmdebstrap arch-test:arch-test sfdisk:fdisk mkfs.vfat:dosfstools \
-  mcopy:mtools mkfs.ext4:e2fsprogs bmaptool:bmap-tools xz:xz-utils; do
-  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found" "apt-get install ${tool#*:} (or sudo ./kit doctor --fix)"
-done
+kit_require_tools mmdebstrap:mmdebstrap arch-test:arch-test sfdisk:fdisk mkfs.vfat:dosfstools \
+  mcopy:mtools mkfs.ext4:e2fsprogs bmaptool:bmap-tools xz:xz-utils
 [ "$(id -u)" -eq 0 ] || die "the image build needs root (chroot, numeric owners in the tree)" "run it as root: sudo ./kit build hardware"
 
 stem="$KIT_NAME-$KIT_VERSION-$KIT_DISTRO-arm64"

@@ -66,6 +66,16 @@ kit_work() {
   kit_on_exit "rm -rf '$work'"
 }
 
+# kit_require_tools COMMAND:PACKAGE… — each command is on PATH, or stop naming the
+# Debian package that provides it.
+kit_require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null \
+      || die "${tool%%:*} not found" "apt-get install ${tool#*:} (or sudo ./kit doctor --fix)"
+  done
+}
+
 # kit_require_docker — the engine answers, or stop with the fix.
 kit_require_docker() {
   command -v docker >/dev/null || die "docker not found" "./kit doctor --fix (or apt-get install docker.io)"

@@ -35,9 +35,7 @@ done
 [[ "$user" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "user name '$user' is not a valid login" "use lower-case letters, digits, - and _"
 [[ "$host" =~ ^[a-zA-Z0-9][a-zA-Z0-9-]*$ ]] || die "hostname '$host' is not valid" "use letters, digits and -"
 [ -s "$pubkey" ] || die "public key $pubkey not found or empty" "ssh-keygen -t ed25519 -N '' -f key"
-for tool in mkfs.vfat:dosfstools mcopy:mtools; do
-  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found" "apt-get install ${tool#*:}"
-done
+kit_require_tools mkfs.vfat:dosfstools mcopy:mtools
 [ -n "$instance" ] || instance="kit-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 kit_work

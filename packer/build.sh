@@ -84,10 +84,8 @@ fi
 if printf '1.10.0\n%s\n' "$packer_version" | sort -V -C && ! packer plugins installed 2>/dev/null | grep -q qemu; then
   die "Packer $packer_version does not bundle the qemu builder" "packer plugins install github.com/hashicorp/qemu"
 fi
-for tool in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mkfs.vfat:dosfstools mcopy:mtools \
-  ssh-keygen:openssh-client python3:python3; do
-  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found" "apt-get install ${tool#*:} (or ./kit doctor --fix)"
-done
+kit_require_tools qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mkfs.vfat:dosfstools mcopy:mtools \
+  ssh-keygen:openssh-client python3:python3
 if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
   die "--accel kvm but /dev/kvm is not usable here" "use --accel tcg"
 fi

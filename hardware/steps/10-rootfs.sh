@@ -62,7 +62,7 @@ fi
 step "rootfs $tar: building (recipe hash $hash; minutes: emulated arm64)"
 [ "$(id -u)" -eq 0 ] || die "bootstrapping the arm64 root needs root" \
   "run as root (sudo ./kit build hardware), or copy a built $tar from another machine"
-command -v mmdebstrap >/dev/null || die "mmdebstrap not found" "apt-get install mmdebstrap (or ./kit doctor --fix)"
+kit_require_tools mmdebstrap:mmdebstrap arch-test:arch-test
 mkdir -p "$store" || die "cannot create $store" "check the cache dir path and free disk space"
 
 # The initramfs modules that must land in the initrd (checked after mkinitramfs).

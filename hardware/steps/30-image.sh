@@ -26,9 +26,7 @@ while [ $# -gt 0 ]; do
 done
 [ -d "$tree/boot/firmware" ] && [ -n "$out" ] \
   || die "--tree must be an image tree with boot/firmware/ (hardware/steps/20-service.sh)" "use --tree DIR --out FILE.img"
-for tool in sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs; do
-  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found" "apt-get install ${tool#*:} (or ./kit doctor --fix)"
-done
+kit_require_tools sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs
 fw="$tree/boot/firmware"
 for f in config.txt cmdline.txt; do
   [ -s "$fw/$f" ] || die "boot/firmware/$f is missing from the tree" \

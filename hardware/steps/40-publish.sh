@@ -29,7 +29,7 @@ done
   || die "missing or wrong arguments" "use --image FILE.img --packages FILE.tsv --build-dir DIR"
 # shellcheck source=/dev/null
 . "$build_dir/kit.env"
-command -v bmaptool >/dev/null || die "bmaptool not found" "apt-get install bmap-tools (or ./kit doctor --fix)"
+kit_require_tools bmaptool:bmap-tools xz:xz-utils
 dir="$(dirname "$image")"
 stem="$(basename "$image" .img)"
 

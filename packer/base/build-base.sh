@@ -76,10 +76,8 @@ fi
 step "base image $image: building (recipe hash $hash)"
 [ "$(id -u)" -eq 0 ] || die "building the base image needs root (loop devices, mount, chroot)" \
   "run as root (sudo), or copy a built $image from another machine"
-for tool in mmdebstrap:mmdebstrap sfdisk:fdisk partx:util-linux losetup:mount \
-  mkfs.ext4:e2fsprogs qemu-img:qemu-utils; do
-  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found" "apt-get install ${tool#*:} (or ./kit doctor --fix)"
-done
+kit_require_tools mmdebstrap:mmdebstrap sfdisk:fdisk partx:util-linux losetup:mount \
+  mkfs.ext4:e2fsprogs qemu-img:qemu-utils
 mkdir -p "$store" || die "cannot create $store" "check the cache dir path and free disk space"
 kit_work
 raw="$work/disk.raw"
