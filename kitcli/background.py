@@ -12,7 +12,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from kitcli.errors import KitError
 from kitcli.settings import ROOT
@@ -32,13 +31,7 @@ class Build:
     def wait(self) -> None:
         """Stream the rest of the log until the build ends; raise if it failed."""
         with step(f"background build of {self.layer} for {self.distro} (log {self.log})"):
-            with self.log.open(errors="replace") as log:
-                while True:
-                    done = self.proc.poll() is not None
-                    _show(log)
-                    if done:
-                        break
-                    time.sleep(1)
+            follow(self.proc, self.log, "  bg| ")
             took = time.monotonic() - self.started
             if self.proc.returncode != 0:
                 raise KitError(
@@ -49,19 +42,39 @@ class Build:
             console.print(f"  built in {took:.0f} s, beside the other stages", markup=False)
 
     def stop(self) -> None:
-        """End the build and everything it started (its own process group)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop(self.proc)
 
 
-def _show(log: IO[str]) -> None:
-    for line in log:
-        console.print(f"  bg| {line.rstrip()}", markup=False)
+def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """ARGV from the kit's root in its own process group (so stop() ends everything it
+    starts: docker run, mmdebstrap), its output to LOG."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a spawned process and everything it started."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def follow(proc: subprocess.Popen[bytes], log: Path, prefix: str) -> None:
+    """Print LOG's lines (with PREFIX) as they come, until the process has ended."""
+    with log.open(errors="replace") as lines:
+        while True:
+            done = proc.poll() is not None
+            for line in lines:
+                console.print(f"{prefix}{line.rstrip()}", markup=False)
+            if done:
+                return
+            time.sleep(1)
 
 
 def start(layer: str, distro: str) -> Build:
@@ -74,8 +87,4 @@ def start(layer: str, distro: str) -> Build:
         "its stage runs last",
         markup=False,
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Build(layer, distro, log, proc)
+    return Build(layer, distro, log, spawn(argv, log))

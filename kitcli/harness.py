@@ -9,14 +9,12 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kitcli import images, layers, render
+from kitcli import background, images, layers, render
 from kitcli.doctor import require_arch
 from kitcli.errors import KitError
 from kitcli.layers import Layer
@@ -57,13 +55,11 @@ def build(
         }
     except BaseException:
         if prepare:
-            prepare.stop()
+            background.stop(prepare[0])
         raise
-    if prepare:
-        prepare.proc.wait()
     with step(f"build {layer.name} {version} for {label}"):
         if prepare:
-            _finish_prepare(layer, prepare)
+            _finish_prepare(layer, *prepare)
         for variant in layer.build_images:
             images.ensure(settings, variant, distro, arch=arch)
         if out.exists():
@@ -84,23 +80,10 @@ def build(
     return out
 
 
-@dataclass
-class _Prepare:
-    """build.prepare, running in the background while the needed layers build."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        """End it and its children (its own process group), e.g. when a needed build failed."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait()
-
-
 def _start_prepare(
     settings: Settings, layer: Layer, distro: str, version: str, out: Path, where: Path
-) -> _Prepare | None:
+) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """build.prepare, started in the background while the needed layers build."""
     if not layer.prepare:
         return None
     argv = layer.build_argv(
@@ -112,21 +95,16 @@ def _start_prepare(
         f"{', '.join(layer.needs) or 'nothing'} ($ {shlex.join(argv)} > {log})",
         markup=False,
     )
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return _Prepare(proc, log)
+    return background.spawn(argv, log), log
 
 
-def _finish_prepare(layer: Layer, prepare: _Prepare) -> None:
-    """Show build.prepare's output; stop if it failed."""
+def _finish_prepare(layer: Layer, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait for build.prepare and show its output; stop if it failed."""
     with step(f"{layer.name}: build.prepare (ran beside the needed builds)"):
-        for line in prepare.log.read_text(errors="replace").splitlines():
-            console.print(f"  | {line}", markup=False)
-        if prepare.proc.returncode != 0:
+        background.follow(proc, log, "  | ")
+        if proc.returncode != 0:
             raise KitError(
-                f"{layer.name}'s build.prepare exited {prepare.proc.returncode} (output above)",
+                f"{layer.name}'s build.prepare exited {proc.returncode} (output above)",
                 f"see {layer.directory.name}/README.md, section Build",
             )
 

@@ -3,7 +3,6 @@ names the foreground command, stop() ends a running build."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,15 +14,17 @@ from kitcli.errors import KitError
 
 def _build(tmp_path: Path, script: str) -> background.Build:
     log = tmp_path / "bg.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["sh", "-c", script],
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return background.Build("hardware", "trixie", log, proc)
+    return background.Build("hardware", "trixie", log, background.spawn(["sh", "-c", script], log))
+
+
+def test_follow_prints_a_spawned_commands_output_as_it_comes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "prepare.log"
+    proc = background.spawn(["sh", "-c", "echo one; sleep 1.5; echo two; exit 4"], log)
+    background.follow(proc, log, "  | ")
+    assert capsys.readouterr().out.splitlines()[-2:] == ["  | one", "  | two"]
+    assert proc.returncode == 4
 
 
 def test_a_finished_build_shows_its_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,8 +41,8 @@ def test_a_failed_build_names_the_foreground_command(tmp_path: Path) -> None:
 
 
 def test_stop_ends_a_running_build_and_its_children(tmp_path: Path) -> None:
-    build = _build(tmp_path, "sleep 60 & echo $! > child.pid; wait")
     pidfile = tmp_path / "child.pid"
+    build = _build(tmp_path, f"sleep 60 & echo $! > {pidfile}; wait")
     deadline = time.monotonic() + 10
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
