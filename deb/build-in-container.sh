@@ -39,7 +39,7 @@ fi
 
 cd "$src"
 echo "  \$ dpkg-buildpackage -us -uc -b   (in $src)"
-dpkg-buildpackage -us -uc -b 2>&1 | sed 's/^/    /'
+dpkg-buildpackage -us -uc -b 2>&1 | sed -u "s/^/    /"
 
 # (lintian runs next, from deb/build.sh, in the host's builder)
 deb="$(ls ../"${KIT_NAME}_${KIT_VERSION}"_*.deb)"
