@@ -42,6 +42,17 @@ done
 [ "$KIT_ARCH" = arm64 ] || die "the build dir is rendered for $KIT_ARCH" \
   "render it for the Pi: ./kit render hardware --arch arm64 (the layer's default)"
 
+# The settings file, checked before the first emulated minute (the steps source it again).
+# shellcheck source=hardware/image.conf
+. "$here/image.conf" || die "hardware/image.conf does not parse (above)" "fix its shell syntax"
+[ "${#PI_PACKAGES[@]}" -gt 0 ] || die "PI_PACKAGES in hardware/image.conf is empty" "list the image's Debian packages (a bash array)"
+[[ "$PI_BOOT_MIB" =~ ^[0-9]+$ ]] && [ "$PI_BOOT_MIB" -ge 64 ] \
+  || die "PI_BOOT_MIB=$PI_BOOT_MIB in hardware/image.conf is not a size ≥ 64 (MiB)" "firmware, kernel and initrd need ~90 MiB: use 256"
+[[ "$PI_ROOT_FREE_MIB" =~ ^[0-9]+$ ]] \
+  || die "PI_ROOT_FREE_MIB=$PI_ROOT_FREE_MIB in hardware/image.conf is not a whole number of MiB" "use e.g. 256"
+[[ "$PI_XZ_LEVEL" =~ ^[0-9]$ ]] \
+  || die "PI_XZ_LEVEL=$PI_XZ_LEVEL in hardware/image.conf is not an xz level 0..9" "use 1 (fast) … 6 (xz's default, smaller)"
+
 # Prerequisites first, before any minute is spent: binfmt is the classic breakage.
 grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
   || die "this host cannot run arm64 programs (binfmt entry qemu-aarch64 missing or disabled)" \
