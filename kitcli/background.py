@@ -27,9 +27,14 @@ class Build:
     log: Path
     proc: subprocess.Popen[bytes]
     started: float = field(default_factory=time.monotonic)
+    waited: bool = False  # its log was streamed and its result checked
 
     def wait(self) -> None:
-        """Stream the rest of the log until the build ends; raise if it failed."""
+        """Stream the rest of the log until the build ends; raise if it failed. A second
+        wait (one build serving two target releases) only checks the result."""
+        if self.waited and self.proc.returncode == 0:
+            return
+        self.waited = True
         with step(f"background build of {self.layer} for {self.distro} (log {self.log})"):
             follow(self.proc, self.log, "  bg| ")
             took = time.monotonic() - self.started

@@ -161,20 +161,33 @@ def test_cmd(
         layer = layers.get(name)
         supported = layer.supported(settings.distros)
         on_target = [only] if only else supported if matrix else supported[:1]
+        builds: dict[str, background.Build] = {}  # by the release built on
         for d in on_target:
             if layer.background:
-                # Long emulated builds start now in a second process; the stage that
-                # waits for them and tests what they built runs last.
-                build = background.start(name, d)
-                started.append(build)
-                last.append((f"{name}/{d}", partial(_test_prebuilt, settings, build, layer, d)))
+                # Long builds start now in a second process; the stage that waits for them
+                # and tests what they built runs last. One process per release built on:
+                # a build.on = "oldest" layer's one build serves every target release.
+                on = layer.build_distro(settings, d)
+                if on not in builds:
+                    builds[on] = background.start(name, d)
+                    started.append(builds[on])
+                last.append(
+                    (f"{name}/{d}", partial(_test_prebuilt, settings, builds[on], layer, d))
+                )
             else:
                 stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
         if layer.artifact_tests and not only:
             for d in (d for d in supported if d not in on_target):
-                stages.append(
-                    (f"{name}/{d} artifacts", partial(harness.test_artifacts, settings, layer, d))
+                # A background layer's artifacts exist only once its build is done: test
+                # them after it, without building again when that one build serves this
+                # release too (build.on = "oldest").
+                shared = layer.build_distro(settings, d) in {
+                    layer.build_distro(settings, t) for t in on_target
+                }
+                check = partial(
+                    harness.test_artifacts, settings, layer, d, layer.background and shared
                 )
+                (last if layer.background else stages).append((f"{name}/{d} artifacts", check))
     if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
         stages.append(("adopt", lambda: checks.adopt(settings, matrix)))
     stages += last

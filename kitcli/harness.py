@@ -26,6 +26,12 @@ ANSIBLE = ROOT / "ansible"
 VENV_BIN = ROOT / ".kit" / "venv" / "bin"
 
 
+# Builds made by this process: (layer, distro, version, arch) → out dir. A layer needed by
+# two others in one `kit test` run (the deb of the packer image), or one build installed on
+# every release (build.on = "oldest"), is built once.
+_BUILT: dict[tuple[str, str, str, str], Path] = {}
+
+
 def out_dir(layer: Layer, distro: str, version: str, arch: str = "amd64") -> Path:
     """dist/<layer>/<distro>/<version>/ (another architecture: .../<version>-<arch>/)."""
     return DIST / layer.name / distro / (version if arch == "amd64" else f"{version}-{arch}")
@@ -42,8 +48,14 @@ def build(
     (default: the layer's target.arch); return its out dir."""
     version = version or settings.version
     arch = arch or layer.target_arch
+    distro = layer.build_distro(settings, distro)  # build.on = "oldest": one build for all
     require_arch(arch)
     out = out_dir(layer, distro, version, arch)
+    if _BUILT.get((layer.name, distro, version, arch)) == out and out.is_dir():
+        console.print(
+            f"  {layer.name} {version} for {distro} {arch}: built by this run, {out}", markup=False
+        )
+        return out
     label = distro if arch == "amd64" else f"{distro} {arch}"
     with step(f"render {layer.name}'s build dir from kit.toml ({version}, {label})"):
         where = render.render(settings, layer, distro, version, arch)
@@ -77,6 +89,7 @@ def build(
             )
         for a in artifacts:
             console.print(f"  artifact {a} ({a.stat().st_size / 1e6:.1f} MB)", markup=False)
+    _BUILT[(layer.name, distro, version, arch)] = out
     return out
 
 
@@ -117,6 +130,7 @@ def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
     """Everything the layer's role, scenario and the contract need (kit-vars.json)."""
     ctx = render.target_context(settings, layer, distro, settings.version)
     packages = layers.get(layer.packages_from)
+    built_on = packages.build_distro(settings, distro)
     return ctx | {
         "kit_root": str(ROOT),
         "kit_image": vm_image(layer, distro, settings.version)
@@ -127,9 +141,9 @@ def facts(settings: Settings, layer: Layer, distro: str) -> dict[str, Any]:
         "kit_instance": f"kit-{settings.name}-{layer.name}-{distro}",
         # What the converge play installs: this layer's artifacts, or (an image layer) the
         # package layer's it baked in; the upgrade installs that layer's next version.
-        "kit_artifact_dir": str(out_dir(packages, distro, settings.version, layer.target_arch)),
+        "kit_artifact_dir": str(out_dir(packages, built_on, settings.version, layer.target_arch)),
         "kit_next_artifact_dir": str(
-            out_dir(packages, distro, settings.next_version, layer.target_arch)
+            out_dir(packages, built_on, settings.next_version, layer.target_arch)
         ),
         # How kit vm up boots a VM target (kitcli/vm.py): board, seed, extra disk.
         "kit_vm_options": [
@@ -162,23 +176,38 @@ def vars_file(
 
 def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
     """The ecosystem's own tests of both builds (layer.toml tests.artifact, e.g. piuparts)."""
+    # {target_image}: the layer's target image of this release (kit images), made on demand
+    # — e.g. a one-build layer's smoke install on a release it is not fully tested on.
+    wants_image = any("{target_image}" in part for argv in layer.artifact_tests for part in argv)
+    image = (
+        images.ensure(settings, layer.target_image, distro, layer.target_packages)
+        if wants_image
+        else ""
+    )
     argvs = layer.artifact_argvs(
         settings,
         distro=distro,
-        artifact_dir=out_dir(layer, distro, settings.version, layer.target_arch),
-        next_artifact_dir=out_dir(layer, distro, settings.next_version, layer.target_arch),
+        target_image=image,
+        artifact_dir=out_dir(
+            layer, layer.build_distro(settings, distro), settings.version, layer.target_arch
+        ),
+        next_artifact_dir=out_dir(
+            layer, layer.build_distro(settings, distro), settings.next_version, layer.target_arch
+        ),
     )
     for argv in argvs:
         with step(f"{layer.name} artifact test: {' '.join(argv[:2])}"):
             run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Test")
 
 
-def test_artifacts(settings: Settings, layer: Layer, distro: str) -> None:
-    """Both builds and the ecosystem's tests of them, without a target (kit test's default
-    tier does this for the releases it does not install on)."""
+def test_artifacts(settings: Settings, layer: Layer, distro: str, prebuilt: bool = False) -> None:
+    """Both builds (unless PREBUILT: a background build made them) and the ecosystem's tests
+    of them, without a target (kit test's default tier does this for the releases it does
+    not install on)."""
     with step(f"artifact tests of {layer.name} for {distro}"):
-        build(settings, layer, distro)
-        build(settings, layer, distro, settings.next_version)
+        if not prebuilt:
+            build(settings, layer, distro)
+            build(settings, layer, distro, settings.next_version)
         artifact_tests(settings, layer, distro)
 
 

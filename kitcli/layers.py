@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kitcli.errors import KitError
-from kitcli.settings import ROOT, Settings
+from kitcli.settings import DISTRO_PYTHON, ROOT, Settings
 
 TARGET_KINDS = ("container", "vm")
 SUPERVISORS = ("systemd", "docker")
@@ -21,6 +21,12 @@ VM_MACHINES = ("pc", "arm64-virt")
 # How a VM target gets this run's login key: a cloud-init NoCloud seed disk, or a
 # firstboot.toml written onto the image's FAT boot partition (the Pi image's own way).
 VM_SEEDS = ("nocloud", "firstboot")
+BUILD_ON = ("", "oldest")
+
+
+def oldest_release(distros: tuple[str, ...] | list[str]) -> str:
+    """The release with the oldest Python (and so the oldest glibc) among DISTROS."""
+    return min(distros, key=lambda d: tuple(int(p) for p in DISTRO_PYTHON[d].split(".")))
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,13 @@ class Layer:
     # build.background: `kit test` builds this layer in a second process from its start
     # (long single-core emulated work) and runs its stage last (kitcli/background.py).
     background: bool
+    # build.python: the interpreter the build targets when it is not the release's own
+    # (an Omnibus build compiles CPython 3.13 on every release); "" = the release's.
+    build_python: str
+    # build.on: "oldest" = build once, on the oldest release in kit.toml, and install that
+    # one artifact on every release (a full-stack package: glibc is the floor); "" = build
+    # on each release for itself.
+    build_on: str
     target_kind: str
     target_arch: str  # the target's CPU: builds of this layer (and its needs) are for it
     vm_machine: str  # target.machine (VM targets): one of VM_MACHINES
@@ -60,12 +73,21 @@ class Layer:
     lint: tuple[tuple[str, ...], ...]
     contract: dict[str, Any]
 
+    def build_distro(self, settings: Settings, distro: str) -> str:
+        """The release whose builder makes the artifact installed on DISTRO."""
+        if self.build_on == "oldest":
+            return oldest_release(settings.distros)
+        return distro
+
     def supported(self, wanted: tuple[str, ...]) -> list[str]:
         return [d for d in wanted if not self.distros or d in self.distros]
 
     def render(self, settings: Settings, **extra: str) -> dict[str, str]:
-        """The substitutions a layer's strings may use."""
-        return {k: str(v) for k, v in settings.facts().items()} | extra
+        """The substitutions a layer's strings may use: kit_service's facts, its HTTP
+        paths as http_<what> ({http_health}), and EXTRA."""
+        facts = settings.facts()
+        paths = {f"http_{k}": str(v) for k, v in facts["http"].items()}
+        return {k: str(v) for k, v in facts.items()} | paths | extra
 
     @property
     def packages_from(self) -> str:
@@ -111,13 +133,20 @@ class Layer:
         )[0]
 
     def artifact_argvs(
-        self, settings: Settings, *, distro: str, artifact_dir: Path, next_artifact_dir: Path
+        self,
+        settings: Settings,
+        *,
+        distro: str,
+        artifact_dir: Path,
+        next_artifact_dir: Path,
+        target_image: str = "",
     ) -> list[list[str]]:
         return self._format(
             settings,
             self.artifact_tests,
             "tests.artifact",
             distro=distro,
+            target_image=target_image,
             artifact_dir=str(artifact_dir),
             next_artifact_dir=str(next_artifact_dir),
         )
@@ -173,6 +202,17 @@ def load_layer(directory: Path) -> Layer:
     ):
         if value not in allowed:
             raise KitError(f"{path}: {key} = {value!r} is unknown", f"use one of {allowed}")
+    build_on = build.get("on", "")
+    if build_on not in BUILD_ON:
+        raise KitError(
+            f"{path}: build.on = {build_on!r} is unknown", 'use "oldest" or leave it out'
+        )
+    build_python = build.get("python", "")
+    if build_python and build_python not in DISTRO_PYTHON.values():
+        raise KitError(
+            f"{path}: build.python = {build_python!r} is not a release's Python",
+            f"use one of {sorted(set(DISTRO_PYTHON.values()))} (its lock and wheels serve)",
+        )
     return Layer(
         name=_require(layer, "name", path, str),
         title=_require(layer, "title", path, str),
@@ -183,6 +223,8 @@ def load_layer(directory: Path) -> Layer:
         templates=tuple(build.get("templates", [])),
         prepare=tuple(build.get("prepare", [])),
         background=bool(build.get("background", False)),
+        build_python=build_python,
+        build_on=build_on,
         target_kind=kind,
         target_arch=target.get("arch", "amd64"),
         vm_machine=target.get("machine", "pc"),

@@ -60,7 +60,7 @@ def source_date_epoch(settings: Settings) -> int:
 
 
 def build_facts(
-    settings: Settings, distro: str, version: str, arch: str = "amd64"
+    settings: Settings, distro: str, version: str, arch: str = "amd64", python: str = ""
 ) -> dict[str, Any]:
     """kit_build: what depends on the release and machine, computed once, here."""
     if arch not in ARCH_MACHINE:
@@ -72,7 +72,7 @@ def build_facts(
     return {
         "distro": distro,
         "version": version,
-        "python_version": DISTRO_PYTHON[distro],
+        "python_version": python or DISTRO_PYTHON[distro],
         "arch": arch,
         "machine": ARCH_MACHINE[arch],
         "source_date_epoch": epoch,
@@ -100,7 +100,7 @@ def context(
 ) -> dict[str, Any]:
     """The whole template context of a build: the target's facts + kit_build."""
     return target_context(settings, layer, distro, version) | {
-        "kit_build": build_facts(settings, distro, version, arch),
+        "kit_build": build_facts(settings, distro, version, arch, layer.build_python),
     }
 
 

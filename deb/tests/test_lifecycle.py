@@ -171,7 +171,7 @@ def test_remove_keeps_config_data_and_user(target: Target) -> None:
 
 
 def test_purge_leaves_nothing_behind(target: Target) -> None:
-    """Purge = the host as it was before the install (deb/piuparts.sh proves the same in a
+    """Purge = the host as it was before the install (lib/piuparts.sh proves the same in a
     clean chroot): config, data, user and group go; the directories that were there before
     (e.g. /opt, which base-files makes and dpkg counts as the package's) stay."""
     svc = target.service

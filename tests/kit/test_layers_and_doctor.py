@@ -119,3 +119,45 @@ def test_a_foreign_arch_without_binfmt_stops_before_any_work(
         doctor.require_arch("arm64")
     assert "./kit doctor --fix" in exc.value.fix
     doctor.require_arch("amd64")  # the host's own: nothing to check
+
+
+def test_a_one_build_layer_is_built_on_the_oldest_release_for_every_release() -> None:
+    settings = load()
+    omnibus = layers.get("omnibus")
+    assert layers.oldest_release(["trixie", "bookworm"]) == "bookworm"
+    assert {omnibus.build_distro(settings, d) for d in settings.distros} == {"bookworm"}
+    assert layers.get("deb").build_distro(settings, "trixie") == "trixie"
+
+
+def test_build_python_overrides_the_releases_interpreter() -> None:
+    from kitcli import render
+
+    settings = load()
+    facts = render.build_facts(settings, "bookworm", "1.0.0", python="3.13")
+    assert facts["python_version"] == "3.13"
+    assert render.build_facts(settings, "bookworm", "1.0.0")["python_version"] == "3.11"
+    ctx = render.context(settings, layers.get("omnibus"), "bookworm", "1.0.0")
+    assert ctx["kit_build"]["python_version"] == "3.13"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('on = "newest"', "build.on = 'newest' is unknown"),
+        ('python = "3.9"', "build.python = '3.9'"),
+    ],
+)
+def test_bad_build_on_and_python_are_refused(tmp_path: Path, line: str, message: str) -> None:
+    text = (layers.ROOT / "omnibus" / "layer.toml").read_text()
+    key = line.split()[0]
+    kept = [ln for ln in text.splitlines() if not ln.startswith(f"{key} =")]
+    at = kept.index("[build]")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "layer.toml").write_text("\n".join([*kept[: at + 1], line, *kept[at + 1 :]]))
+    with pytest.raises(KitError, match=message):
+        layers.discover(tmp_path)
+
+
+def test_http_paths_are_placeholders_of_layer_commands() -> None:
+    subs = layers.get("omnibus").render(load())
+    assert subs["http_health"] == load().http["health"]

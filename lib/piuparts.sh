@@ -6,7 +6,7 @@
 # `./kit test deb --distro D` runs it after both builds (deb/layer.toml [tests] artifact);
 # by hand, as root, from the kit root (the dirs: ./kit build deb --distro trixie, and the
 # same with --version <next>):
-#   bash deb/piuparts.sh --distro trixie --mirror http://deb.debian.org/debian \
+#   bash lib/piuparts.sh --distro trixie --mirror http://deb.debian.org/debian \
 #     --old dist/deb/trixie/1.0.0 --new dist/deb/trixie/1.0.1 --cache-dir /var/cache/kit
 # which runs (after making the base tarball, the one-package repo and the script dir):
 #   piuparts --distribution trixie --mirror 'http://deb.debian.org/debian main' \
@@ -32,13 +32,13 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/build.sh
-. "$here/../lib/build.sh"
+. "$here/build.sh"
 
 RECIPE=1 # bump when the way the base tarball is made changes
 
 usage() {
   echo "usage: $KIT_SCRIPT_NAME --distro D --mirror URL --old DIR --new DIR --cache-dir DIR [--keep]" >&2
-  echo "  DIRs: dist/deb/<distro>/<version>/ of the previous and this build (./kit build deb)" >&2
+  echo "  DIRs: dist/<layer>/<distro>/<version>/ of the previous and this build (./kit build deb|omnibus)" >&2
   exit 2
 }
 
@@ -62,6 +62,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$distro" ] && [ -n "$mirror" ] && [ -n "$old_dir" ] && [ -n "$new_dir" ] || usage
+# The layer that built them (dist/<layer>/<distro>/<version>/), for the messages.
+layer="$(basename "$(dirname "$(dirname "$(realpath -m "$new_dir")")")")"
 
 # timed LABEL CMD ARGS… — print the step and its raw command, run it, print how long it took.
 timed() {
@@ -79,7 +81,7 @@ one_deb() {
   [ -d "$1" ] && mapfile -t found < <(find "$1" -maxdepth 1 -name '*.deb' | sort)
   [ "${#found[@]}" -eq 1 ] \
     || die "expected one .deb in $1 ($2 version), found ${#found[@]}" \
-      "build it: ./kit build deb --distro $distro$([ "$2" = previous ] || echo ' --version <next version>') (./kit test deb builds both)"
+      "build it: ./kit build $layer --distro $distro$([ "$2" = previous ] || echo ' --version <next version>') (./kit test $layer builds both)"
   realpath "${found[0]}"
 }
 
@@ -150,14 +152,17 @@ deb_file="$(basename "$old_deb")"
 # StateDirectoryMode=, with data in it. Read from the unit in the .deb: nothing is assumed.
 scripts="$work/scripts"
 mkdir -p "$scripts"
-unit="$(dpkg-deb --fsys-tarfile "$new_deb" | tar -xO --wildcards "*/systemd/system/$name.service" 2>/dev/null || true)"
+# (the unit where the deb layer ships it, or where an Omnibus package carries it for its
+# postinst to install: omnibus/steps/kit-service.sh)
+unit="$(dpkg-deb --fsys-tarfile "$new_deb" \
+  | tar -xO --wildcards "*/systemd/system/$name.service" "*/embedded/share/kit/unit.service" 2>/dev/null || true)"
 unit_key() { printf '%s\n' "$unit" | sed -n "s/^$1=//p" | tail -n1; }
 state_dirs="$(unit_key StateDirectory)"
 if [ -n "$state_dirs" ]; then
   user="$(unit_key User)" group="$(unit_key Group)" mode="$(unit_key StateDirectoryMode)"
   {
     echo '#!/bin/sh'
-    echo "# made by deb/piuparts.sh: what systemd makes when $name.service starts (StateDirectory=)"
+    echo "# made by lib/piuparts.sh: what systemd makes when $name.service starts (StateDirectory=)"
     echo 'set -e'
     for dir in $state_dirs; do
       echo "install -d -o '${user:-root}' -g '${group:-${user:-root}}' -m '${mode:-0755}' '/var/lib/$dir'"
@@ -200,7 +205,7 @@ if [ "$rc" -ne 0 ]; then
   awk '/ERROR: FAIL:|Command failed \(status=[0-9]+\): / {p = 1; print; next} p && /^  / {print; next} {p = 0}' "$log" \
     | head -n 80
   die "piuparts failed for $name $new_version on $distro (what it found is above; full log: $log)" \
-    "fix the maintainer scripts in deb/debian/PACKAGE.{postinst,prerm,postrm}.j2, rebuild both versions and rerun this; a path the package is not to blame for is ignored with --ignore here and its reason in deb/README.md, section Test"
+    "fix the maintainer scripts ($([ "$layer" = omnibus ] && echo 'omnibus/package-scripts/kit/*.j2' || echo 'deb/debian/PACKAGE.{postinst,prerm,postrm}.j2')), rebuild both versions and rerun this; a path the package is not to blame for is ignored with --ignore here and its reason in deb/README.md, section Test"
 fi
 # Both tests must really have run: an upgrade test that piuparts skipped is not a pass.
 for verdict in 'PASS: Installation and purging test.' 'PASS: Installation, upgrade and purging tests.'; do
