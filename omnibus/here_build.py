@@ -118,7 +118,9 @@ def component_keys(plan: dict[str, Any], builder_id: str) -> list[str]:
         digest.update(Path(comp["definition"]).read_bytes())
         digest.update(lib)
         for cmd in comp["commands"]:
-            digest.update(json.dumps(cmd, sort_keys=True).encode())
+            # The checkout's own path is not part of a component's identity: the same
+            # definitions in another checkout (CI's clone, an adopted service) hit the cache.
+            digest.update(json.dumps(cmd, sort_keys=True).replace(str(HERE), "<omnibus>").encode())
             for word in shlex.split(cmd.get("command", "")):
                 if word.endswith(".sh") and Path(word).is_file():
                     digest.update(Path(word).read_bytes())

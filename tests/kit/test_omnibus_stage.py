@@ -88,3 +88,41 @@ def test_stage_applies_excludes(tmp_path: Path) -> None:
     assert (staged / "embedded/bin/python3").is_symlink()
     assert (staged / "embedded/bin/python3").readlink() == Path("python3.13")
     assert f"staged {len(keep)} files, left out {len(drop)}" in proc.stdout
+
+
+def _keys_in(checkout: Path) -> list[str]:
+    """here_build.component_keys for the plan check.rb reads out of CHECKOUT's definitions,
+    computed by CHECKOUT's own here_build.py (as a build there would)."""
+    import importlib.util
+
+    plan = subprocess.run(
+        ["ruby", str(checkout / "check.rb"), "--plan", "--sources", "debian"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KIT_BUILD_DIR": ""},
+    ).stdout
+    spec = importlib.util.spec_from_file_location(
+        f"hb{abs(hash(checkout))}", checkout / "here_build.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keys: list[str] = module.component_keys(json.loads(plan), "builder-id")
+    return keys
+
+
+@pytest.mark.skipif(
+    shutil.which("ruby") is None, reason="ruby is not installed (./kit doctor --fix)"
+)
+def test_cache_keys_do_not_depend_on_the_checkout_path(tmp_path: Path) -> None:
+    """The same definitions in another checkout (CI's clone, an adopted service) reuse the
+    compiled components: only the service's key (its own build dir) may differ."""
+    copy = tmp_path / "elsewhere" / "omnibus"
+    shutil.copytree(ROOT / "omnibus", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    here, there = _keys_in(ROOT / "omnibus"), _keys_in(copy)
+    assert here[:-1] == there[:-1]
+    # and a changed step script is a different key, from that component on
+    (copy / "steps" / "openssl.sh").write_text((copy / "steps" / "openssl.sh").read_text() + "\n")
+    changed = _keys_in(copy)
+    assert changed[:5] == here[:5] and changed[5] != here[5]
