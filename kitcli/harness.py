@@ -184,16 +184,13 @@ def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
         if wants_image
         else ""
     )
+    built_on = layer.build_distro(settings, distro)
     argvs = layer.artifact_argvs(
         settings,
         distro=distro,
         target_image=image,
-        artifact_dir=out_dir(
-            layer, layer.build_distro(settings, distro), settings.version, layer.target_arch
-        ),
-        next_artifact_dir=out_dir(
-            layer, layer.build_distro(settings, distro), settings.next_version, layer.target_arch
-        ),
+        artifact_dir=out_dir(layer, built_on, settings.version, layer.target_arch),
+        next_artifact_dir=out_dir(layer, built_on, settings.next_version, layer.target_arch),
     )
     for argv in argvs:
         with step(f"{layer.name} artifact test: {' '.join(argv[:2])}"):
