@@ -152,7 +152,8 @@ def test_cmd(
     """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
     settings = _settings()
     only = _distro(settings, distro) if distro else None
-    if matrix:  # the long tier: the full crash drill on emulated targets too
+    if matrix:  # the long tier: the full crash drill and the self-test on every target
+        os.environ["KIT_TIER"] = "matrix"
         os.environ.setdefault("KIT_DRILL_TRIALS", "10")
     start = time.monotonic()
     stages: list[tuple[str, Callable[[], None]]] = []

@@ -164,10 +164,21 @@ def vm_image(layer: Layer, distro: str, version: str) -> str:
 
 
 def vars_file(
-    settings: Settings, layer: Layer, distro: str, known: dict[str, Any] | None = None
+    settings: Settings,
+    layer: Layer,
+    distro: str,
+    known: dict[str, Any] | None = None,
+    package_format: str = "",
 ) -> Path:
-    """Write facts() where molecule (-e @FILE) and the contract (--kit-vars) read them."""
-    path = DIST / layer.name / distro / "kit-vars.json"
+    """Write facts() where molecule (-e @FILE) and the contract (--kit-vars) read them:
+    kit-vars.json, or kit-vars.<format>.json for a layer's second package format."""
+    first = not package_format or package_format == next(iter(layer.target_formats), "")
+    path = (
+        DIST
+        / layer.name
+        / distro
+        / ("kit-vars.json" if first else f"kit-vars.{package_format}.json")
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     known = known if known is not None else facts(settings, layer, distro)
     path.write_text(json.dumps(known, indent=2) + "\n")
@@ -208,10 +219,14 @@ def test_artifacts(settings: Settings, layer: Layer, distro: str, prebuilt: bool
         artifact_tests(settings, layer, distro)
 
 
-def _molecule_env(settings: Settings, layer: Layer, distro: str, image: str) -> dict[str, str]:
+def _molecule_env(
+    settings: Settings, layer: Layer, distro: str, image: str, package_format: str = ""
+) -> dict[str, str]:
     known = facts(settings, layer, distro)
+    if package_format:
+        known["kit_package_format"] = package_format
     return {
-        "KIT_VARS": str(vars_file(settings, layer, distro, known)),
+        "KIT_VARS": str(vars_file(settings, layer, distro, known, package_format)),
         "KIT_IMAGE": image,
         "KIT_INSTANCE": known["kit_instance"],
         "KIT_PORT": str(settings.port),  # published on 127.0.0.1 (a random host port)
@@ -221,12 +236,21 @@ def _molecule_env(settings: Settings, layer: Layer, distro: str, image: str) -> 
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
         "ANSIBLE_FORCE_COLOR": "1",
         "PY_COLORS": "1",
-    }
+    } | _selftest_env(layer)
 
 
-def _molecule_test(layer: Layer, env: dict[str, str], fix: str) -> None:
+def _selftest_env(layer: Layer) -> dict[str, str]:
+    """KIT_SELFTEST=skip (ansible/tasks/contract.yml) for a tests.selftest = "matrix" layer
+    outside `kit test --matrix` (KIT_TIER=matrix)."""
+    if layer.selftest == "matrix" and os.environ.get("KIT_TIER") != "matrix":
+        return {"KIT_SELFTEST": "skip"}
+    return {}
+
+
+def _molecule_test(layer: Layer, env: dict[str, str], fix: str, package_format: str = "") -> None:
     """The layer's whole scenario: create, converge, idempotence, verify, destroy."""
-    with step(f"molecule test -s {layer.scenario}"):
+    of = f" (the .{package_format})" if package_format else ""
+    with step(f"molecule test -s {layer.scenario}{of}"):
         run(["molecule", "test", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
 
 
@@ -236,13 +260,17 @@ def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: boo
     if not prebuilt:
         build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
-    env = _molecule_env(settings, layer, distro, image)
-    _molecule_test(
-        layer,
-        env,
-        f"rerun `cd ansible && molecule converge -s {layer.scenario}` and "
-        f"`molecule verify -s {layer.scenario}` to look at the target",
-    )
+    # One fresh target per package format the build makes (target.formats), one after
+    # the other: the same scenario, the same contract.
+    for package_format in layer.target_formats or ("",):
+        env = _molecule_env(settings, layer, distro, image, package_format)
+        _molecule_test(
+            layer,
+            env,
+            f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s "
+            f"{layer.scenario}` and `molecule verify -s {layer.scenario}` to look at the target",
+            package_format,
+        )
 
 
 def _drill_container(

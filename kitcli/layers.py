@@ -22,6 +22,7 @@ VM_MACHINES = ("pc", "arm64-virt")
 # firstboot.toml written onto the image's FAT boot partition (the Pi image's own way).
 VM_SEEDS = ("nocloud", "firstboot")
 BUILD_ON = ("", "oldest")
+PACKAGE_FORMATS = ("deb", "rpm")  # target.formats: what a multi-format build installs
 
 
 def oldest_release(distros: tuple[str, ...] | list[str]) -> str:
@@ -62,6 +63,9 @@ class Layer:
     vm_grow_mib: int  # target.grow_mib (VM targets): the disk is this much bigger than the image
     target_image: str
     target_packages: tuple[str, ...]  # extra Debian packages on the target image
+    # target.formats: package formats one build makes, each installed on its own fresh
+    # target by its own molecule run (kit_package_format in the facts); () = one run.
+    target_formats: tuple[str, ...]
     scenario: str
     distros: tuple[str, ...]  # releases the layer is proven on; empty = all in kit.toml
     unit_tests: tuple[str, ...]  # the layer's host-less pytest suites (layer.toml tests.unit)
@@ -71,6 +75,10 @@ class Layer:
     # The layer's own linters (layer.toml tests.lint: argv lists, e.g. packer fmt -check +
     # packer validate), run by `kit test`'s lint stage.
     lint: tuple[tuple[str, ...], ...]
+    # tests.selftest: "matrix" = the contract's self-test runs on this layer's target in
+    # `kit test --matrix` only (another layer proves it on the same kind of target in the
+    # bounded tier); "" = every tier.
+    selftest: str
     contract: dict[str, Any]
 
     def build_distro(self, settings: Settings, distro: str) -> str:
@@ -202,6 +210,17 @@ def load_layer(directory: Path) -> Layer:
     ):
         if value not in allowed:
             raise KitError(f"{path}: {key} = {value!r} is unknown", f"use one of {allowed}")
+    formats = target.get("formats", [])
+    if not isinstance(formats, list) or any(f not in PACKAGE_FORMATS for f in formats):
+        raise KitError(
+            f"{path}: target.formats = {formats!r}",
+            f"use a list of {PACKAGE_FORMATS} or leave it out",
+        )
+    selftest = raw.get("tests", {}).get("selftest", "")
+    if selftest not in ("", "matrix"):
+        raise KitError(
+            f"{path}: tests.selftest = {selftest!r} is unknown", 'use "matrix" or leave it out'
+        )
     build_on = build.get("on", "")
     if build_on not in BUILD_ON:
         raise KitError(
@@ -233,11 +252,13 @@ def load_layer(directory: Path) -> Layer:
         # A container target names its kit image variant; a VM boots the layer's own image.
         target_image=_require(target, "image", path, str) if kind == "container" else "",
         target_packages=tuple(target.get("packages", [])),
+        target_formats=tuple(formats),
         scenario=_require(target, "scenario", path, str),
         distros=tuple(target.get("distros", [])),
         unit_tests=tuple(raw.get("tests", {}).get("unit", [])),
         artifact_tests=tuple(tuple(argv) for argv in raw.get("tests", {}).get("artifact", [])),
         lint=tuple(tuple(argv) for argv in raw.get("tests", {}).get("lint", [])),
+        selftest=selftest,
         contract=contract,
     )
 

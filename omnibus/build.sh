@@ -147,9 +147,19 @@ EOF
   echo "Omnibus package: the service, its own Python and every native library it needs under $install_dir; runs on a host without Python."
   echo "%install"
   echo "cp -a /in/stage/. %{buildroot}/"
+  # The same shell scripts as the .deb's, each run by /bin/sh from a Lua scriptlet (rpm's
+  # own interpreter): `-p /bin/sh` would add `Requires(pre): /bin/sh`, which the company
+  # rpmdb (rpm layer: the OS's packages are not in it) can never meet — the rpm layer's
+  # scriptlets are Lua for the same reason. $1 is rpm's instance count, as in shell ones.
   for pair in pre:preinst post:postinst preun:prerm postun:postrm; do
-    echo "%${pair%%:*} -p /bin/sh"
-    cat "$KIT_RENDERED/package-scripts/kit/${pair#*:}"
+    script="$KIT_RENDERED/package-scripts/kit/${pair#*:}"
+    ! grep -qF ']==]' "$script" || die "$script contains ]==], which ends the Lua string it is embedded in" "rewrite that line"
+    echo "%${pair%%:*} -p <lua>"
+    echo "if not posix.access('/bin/sh', 'x') then error('$KIT_NAME: the host has no /bin/sh (the package scripts run in it)', 0) end"
+    echo "local ok, how, code = rpm.execute('/bin/sh', '-c', [==["
+    cat "$script"
+    echo "]==], '${pair#*:}', tostring(arg[2]))"
+    echo "if not ok then error('$KIT_NAME ${pair#*:} failed (' .. tostring(how) .. ' ' .. tostring(code) .. ')', 0) end"
   done
   echo "%files"
   echo "$install_dir"

@@ -2,7 +2,8 @@
 contract (ansible/molecule/omnibus/verify.yml): the host has no Python and needs none; the
 package owns nothing outside /opt/<name>; the embedded interpreter and libraries are the
 ones version-manifest.json names (not the host's); the trimmed parts are gone; every
-component's licence is shipped. By hand, from the kit root:
+component's licence is shipped; an .rpm lives in the company rpmdb only. By hand, from
+the kit root:
     pytest omnibus/tests --hosts=docker://kit-sample-service-omnibus-trixie \
         --kit-vars $PWD/dist/omnibus/trixie/kit-vars.json
 Every path comes from kit-vars.json (kit.toml + omnibus/layer.toml)."""
@@ -18,6 +19,8 @@ from tests.contract.target import Target
 
 # The stdlib parts the project excludes (omnibus/config/projects/kit.rb `exclude`).
 TRIMMED = ("test", "idlelib", "tkinter", "turtledemo")
+# Where the omnibus role puts the rpm layer's wrapper (service_omnibus_rpm_root/bin).
+ACME_RPM = "/opt/acme/bin/acme-rpm"
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +44,38 @@ def test_the_host_has_no_python_of_its_own(target: Target) -> None:
     assert found.rc != 0, f"the target has a Python outside the package: {found.stdout.strip()}"
 
 
-def test_the_package_owns_only_its_install_root(target: Target) -> None:
-    root = target.contract["install_root"]
-    files = target.host.check_output("dpkg-query -L %s", target.service["name"]).splitlines()
+def _package_format(kit: dict[str, Any]) -> str:
+    """deb or rpm: which of the build's two packages this target got (layer.toml
+    target.formats; ansible/molecule/omnibus/converge.yml)."""
+    return str(kit.get("kit_package_format", "deb"))
+
+
+def test_the_package_owns_only_its_install_root(target: Target, kit: dict[str, Any]) -> None:
+    root, name = target.contract["install_root"], target.service["name"]
+    if _package_format(kit) == "rpm":
+        files = target.host.check_output("%s -ql %s", ACME_RPM, name).splitlines()
+    else:
+        files = target.host.check_output("dpkg-query -L %s", name).splitlines()
     outside = [f for f in files if f not in ("/.", "/opt") and not f.startswith(root)]
-    assert not outside, f"the package ships files outside {root}: {outside[:5]}"
+    assert files and not outside, f"the package ships files outside {root}: {outside[:5]}"
+
+
+def test_an_rpm_is_recorded_in_the_company_rpmdb_only(target: Target, kit: dict[str, Any]) -> None:
+    """The .rpm went in through the rpm layer's acme-rpm: recorded and verifiable in the
+    company rpmdb; neither dpkg nor the OS's rpmdb (/var/lib/rpm) knows of it."""
+    if _package_format(kit) != "rpm":
+        pytest.skip("not applicable: this target got the .deb (dpkg's record: the test above)")
+    name = target.service["name"]
+    known = target.host.run("%s -q %s", ACME_RPM, name)
+    assert known.rc == 0, f"{name} is not in the company rpmdb: {known.stdout}{known.stderr}"
+    verify = target.host.run("%s -V %s", ACME_RPM, name)
+    assert verify.rc == 0, (
+        f"rpm -V {name}: installed files differ from the package:\n{verify.stdout}"
+    )
+    dpkg = target.host.run("dpkg-query -W %s", name)
+    assert dpkg.rc != 0, f"dpkg knows {name}: {dpkg.stdout.strip()}"
+    os_db = target.host.run("find /var/lib/rpm -type f")
+    assert not os_db.stdout.strip(), f"the OS rpmdb was written: {os_db.stdout.split()[:5]}"
 
 
 def test_manifest_names_every_component_with_its_pinned_source(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,40 @@ def test_bad_build_on_and_python_are_refused(tmp_path: Path, line: str, message:
 def test_http_paths_are_placeholders_of_layer_commands() -> None:
     subs = layers.get("omnibus").render(load())
     assert subs["http_health"] == load().http["health"]
+
+
+def test_each_package_format_gets_its_own_run_and_vars_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kitcli import harness
+
+    settings, omnibus = load(), layers.get("omnibus")
+    assert omnibus.target_formats == ("deb", "rpm")
+    assert layers.get("deb").target_formats == ()  # one run, no format fact
+    monkeypatch.setattr(harness, "DIST", tmp_path)
+    first = harness.vars_file(settings, omnibus, "trixie", {"a": 1}, "deb")
+    second = harness.vars_file(settings, omnibus, "trixie", {"a": 2}, "rpm")
+    assert (first.name, second.name) == ("kit-vars.json", "kit-vars.rpm.json")
+    env = harness._molecule_env(settings, omnibus, "trixie", "img", "rpm")
+    assert json.loads(Path(env["KIT_VARS"]).read_text())["kit_package_format"] == "rpm"
+
+
+def test_an_unknown_package_format_is_refused(tmp_path: Path) -> None:
+    text = (layers.ROOT / "omnibus" / "layer.toml").read_text()
+    text = text.replace('formats = ["deb", "rpm"]', 'formats = ["deb", "apk"]')
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "layer.toml").write_text(text)
+    with pytest.raises(KitError, match=r"target\.formats"):
+        layers.discover(tmp_path)
+
+
+def test_a_matrix_only_selftest_is_skipped_outside_the_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kitcli import harness
+
+    monkeypatch.delenv("KIT_TIER", raising=False)
+    assert harness._selftest_env(layers.get("hardware")) == {"KIT_SELFTEST": "skip"}
+    assert harness._selftest_env(layers.get("packer")) == {}
+    monkeypatch.setenv("KIT_TIER", "matrix")
+    assert harness._selftest_env(layers.get("hardware")) == {}
