@@ -48,12 +48,17 @@ JUNK = shutil.ignore_patterns(
 )
 
 
+# What reaches the adopted kit of the calling one's KIT_* variables: the interpreter and
+# the tier's knobs (the bounded tier's crash-drill trials and self-test, kitcli/checks.py).
+PASSED = ("KIT_PYTHON", "KIT_DRILL_TRIALS", "KIT_SELFTEST", "KIT_TIER")
+
+
 def clean_env() -> dict[str, str]:
     """The environment without the calling kit's own settings (KIT_CONFIG, PYTHONPATH, …)."""
     return {
         k: v
         for k, v in os.environ.items()
-        if k != "PYTHONPATH" and not (k.startswith("KIT_") and k != "KIT_PYTHON")
+        if k != "PYTHONPATH" and not (k.startswith("KIT_") and k not in PASSED)
     }
 
 

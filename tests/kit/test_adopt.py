@@ -460,3 +460,16 @@ def test_output_shows_bracketed_text_verbatim(
     out = capsys.readouterr().out
     assert f"copy the kit (wheel, deb, docker) into {odd}" in out
     assert f"wrote {odd}/kit.toml" in out
+
+
+def test_the_adopt_proof_passes_the_tier_knobs_to_the_adopted_kit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.adopt.test_adopt import clean_env
+
+    monkeypatch.setenv("KIT_CONFIG", "/elsewhere/kit.toml")
+    monkeypatch.setenv("KIT_DRILL_TRIALS", "3")
+    monkeypatch.setenv("KIT_SELFTEST", "skip")
+    env = clean_env()
+    assert "KIT_CONFIG" not in env  # the calling kit's own settings stay behind
+    assert env["KIT_DRILL_TRIALS"] == "3" and env["KIT_SELFTEST"] == "skip"
