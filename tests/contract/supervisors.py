@@ -103,9 +103,6 @@ class Systemd:
     def instance(self) -> str:
         return self._instance(self.show(*self.STATE))
 
-    def is_active(self) -> bool:
-        return self.show("ActiveState")["ActiveState"] == "active"
-
     def restart(self) -> None:
         self.host.check_output("systemctl restart %s", self.unit)
 
