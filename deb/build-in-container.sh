@@ -38,8 +38,19 @@ if [ -n "$KIT_CONFIG_FILE" ]; then
 fi
 
 cd "$src"
-echo "  \$ dpkg-buildpackage -us -uc -b   (in $src)"
-dpkg-buildpackage -us -uc -b 2>&1 | sed -u "s/^/    /"
+# The package's CPU (kit.env) is not the builder's: a Debian cross build (debian/rules),
+# with the cross and nocheck profiles (no test would run on this CPU; the package has none
+# anyway). No C is compiled: CC names the target's compiler only so that dpkg-architecture
+# does not compare the host's gcc with the package's CPU (a warning, nothing else).
+cross=()
+if [ "$KIT_ARCH" != "$(dpkg --print-architecture)" ]; then
+  cross=(--host-arch "$KIT_ARCH" "--build-profiles=cross,nocheck")
+  export DEB_BUILD_OPTIONS="nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}"
+  CC="$(dpkg-architecture -a"$KIT_ARCH" -qDEB_HOST_GNU_TYPE 2>/dev/null)-gcc"
+  export CC
+fi
+echo "  \$ dpkg-buildpackage -us -uc -b ${cross[*]}   (in $src)"
+dpkg-buildpackage -us -uc -b "${cross[@]}" 2>&1 | sed -u "s/^/    /"
 
 # (lintian runs next, from deb/build.sh, in the host's builder)
 deb="$(ls ../"${KIT_NAME}_${KIT_VERSION}"_*.deb)"

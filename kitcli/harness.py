@@ -73,7 +73,7 @@ def build(
         if prepare:
             _finish_prepare(layer, *prepare)
         for variant in layer.build_images:
-            images.ensure(settings, variant, distro, arch=arch)
+            images.ensure(settings, variant, distro, arch=build_images_arch(layer, arch))
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -91,6 +91,12 @@ def build(
             console.print(f"  artifact {a} ({a.stat().st_size / 1e6:.1f} MB)", markup=False)
     _BUILT[(layer.name, distro, version, arch)] = out
     return out
+
+
+def build_images_arch(layer: Layer, arch: str) -> str:
+    """The CPU of the images a build for ARCH runs on: ARCH's own (emulated under qemu-user
+    when it is not the host's), or the host's for a layer that cross-builds (build.cross)."""
+    return "amd64" if layer.cross else arch
 
 
 def _start_prepare(
@@ -202,6 +208,7 @@ def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
         target_image=image,
         artifact_dir=out_dir(layer, built_on, settings.version, layer.target_arch),
         next_artifact_dir=out_dir(layer, built_on, settings.next_version, layer.target_arch),
+        build_dir=render.build_dir(layer, built_on, settings.version, layer.target_arch),
     )
     for argv in argvs:
         with step(f"{layer.name} artifact test: {' '.join(argv[:2])}"):

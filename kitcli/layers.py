@@ -37,6 +37,9 @@ class Layer:
     directory: Path
     build_command: tuple[str, ...]
     build_images: tuple[str, ...]  # `kit images` variants the build itself runs on
+    # build.cross: a build for another CPU (target.arch of a layer that needs this one) runs
+    # on the host's own build images as a cross build, not on emulated images of that CPU.
+    cross: bool
     # Layers whose artifacts this one's build consumes (layer.toml build.needs, e.g. an
     # image layer baking in the deb): built first, for the same release and version; their
     # out dirs are the placeholders {artifact_dir_<layer>} of build.command.
@@ -148,7 +151,11 @@ class Layer:
         artifact_dir: Path,
         next_artifact_dir: Path,
         target_image: str = "",
+        build_dir: Path | None = None,
     ) -> list[list[str]]:
+        """tests.artifact with its placeholders: {artifact_dir}, {next_artifact_dir},
+        {distro}, {target_image} and {build_dir} (this version's rendered build dir, e.g.
+        for the default config in rendered/runtime/)."""
         return self._format(
             settings,
             self.artifact_tests,
@@ -157,6 +164,7 @@ class Layer:
             target_image=target_image,
             artifact_dir=str(artifact_dir),
             next_artifact_dir=str(next_artifact_dir),
+            build_dir=str(build_dir or ""),
         )
 
     def contract_facts(self, settings: Settings) -> dict[str, Any]:
@@ -238,6 +246,7 @@ def load_layer(directory: Path) -> Layer:
         directory=directory,
         build_command=tuple(_require(build, "command", path, list)),
         build_images=tuple(build.get("images", [])),
+        cross=bool(build.get("cross", False)),
         needs=tuple(build.get("needs", [])),
         templates=tuple(build.get("templates", [])),
         prepare=tuple(build.get("prepare", [])),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kitcli import doctor, images, layers
+from kitcli import doctor, harness, images, layers
 from kitcli.errors import KitError
 from kitcli.settings import load
 
@@ -91,6 +91,13 @@ def test_the_pi_layer_builds_for_arm64_and_boots_from_its_boot_partition() -> No
     assert (pi.target_arch, pi.vm_machine, pi.vm_seed) == ("arm64", "arm64-virt", "firstboot")
     assert pi.needs == ("deb",) and pi.packages_from == "deb"
     assert layers.get("packer").target_arch == "amd64"  # the default
+
+
+def test_the_pi_layers_deb_is_cross_built_on_the_hosts_images() -> None:
+    deb = layers.get("deb")
+    assert "deb" in layers.get("hardware").needs
+    assert harness.build_images_arch(deb, "arm64") == "amd64"  # no emulated arm64 builder
+    assert harness.build_images_arch(layers.get("hardware"), "arm64") == "arm64"
 
 
 @pytest.mark.parametrize(
