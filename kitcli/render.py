@@ -231,6 +231,9 @@ def kit_env(settings: Settings, ctx: dict[str, Any], build_dir: Path, source: Pa
         "KIT_VERSION": ctx["kit_version"],
         "KIT_DISTRO": build["distro"],
         "KIT_PYTHON_VERSION": build["python_version"],
+        # Every release in kit.toml with its Python ("trixie:3.13 bookworm:3.11"): for a
+        # build whose one artifact carries each release's wheels (the pex layer).
+        "KIT_RELEASES": " ".join(f"{d}:{DISTRO_PYTHON[d]}" for d in settings.distros),
         "KIT_ARCH": build["arch"],
         "KIT_MACHINE": build["machine"],
         "KIT_PORT": svc["port"],
