@@ -15,6 +15,7 @@ from kitcli.steps import console, run, step
 
 SERVICE_VENV = ROOT / ".kit" / "service-venv"
 ADOPT_PROOF = ROOT / "tests" / "adopt"  # the kit's own repo only; an adopted one has none
+COMPARE_PROOF = ROOT / "tests" / "compare"  # kit compare end to end (the kit's own repo only)
 SKIP_DIRS = {".kit", "dist", ".git", "build", "node_modules"}
 
 
@@ -130,7 +131,7 @@ def unit(settings: Settings) -> None:
     # repo the service's tests share the root with the kit's suites (tests/contract, …).
     argv = [str(venv / "bin" / "pytest"), "-q", "-c", "pyproject.toml"]
     argv += ["-p", "no:tests.contract.plugin"]
-    for suite in ("tests/contract", "tests/selftest", "tests/kit", "tests/adopt"):
+    for suite in ("tests/contract", "tests/selftest", "tests/kit", "tests/adopt", "tests/compare"):
         if (settings.source / suite).is_dir():
             argv += ["--ignore", suite]
     with step("service unit tests"):
@@ -164,6 +165,17 @@ def kit_tests() -> None:
 
 
 ADOPT_TESTED = {False: "deb,docker", True: "wheel,deb,docker,rpm"}  # by --matrix
+
+
+def compare() -> None:
+    """`kit compare --layers wheel --runs 1` end to end, and its report opened in a headless
+    browser (tests/compare): the main job's own proof."""
+    with step("compare: kit compare --layers wheel, its figures and its report in chromium"):
+        run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-m", "compare", "tests/compare"],
+            cwd=ROOT,
+            fix="the failing check's output above says what broke",
+        )
 
 
 def adopt(settings: Settings, matrix: bool = False) -> None:

@@ -14,7 +14,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from kitcli import adopt, background, checks, doctor, flash, harness, images, layers, render, vm
+from kitcli import (
+    adopt,
+    background,
+    checks,
+    compare,
+    doctor,
+    flash,
+    harness,
+    images,
+    layers,
+    render,
+    vm,
+)
 from kitcli.errors import KitError
 from kitcli.settings import Settings, load
 from kitcli.steps import console
@@ -192,6 +204,8 @@ def test_cmd(
                     harness.test_artifacts, settings, layer, d, layer.background and shared
                 )
                 (last if layer.background else stages).append((f"{name}/{d} artifacts", check))
+    if not names and not skip_checks and checks.COMPARE_PROOF.is_dir():
+        stages.append(("compare", checks.compare))
     if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
         stages.append(("adopt", lambda: checks.adopt(settings, matrix)))
     stages += last
@@ -329,6 +343,7 @@ def flash_cmd(
 
 
 adopt.register(app)
+compare.register(app)
 
 
 def main() -> None:

@@ -168,6 +168,13 @@ PREREQS: tuple[Prereq, ...] = (
         "apt-get install -y wrk",
     ),
     Prereq(
+        "chromium",
+        "kit compare's report check (a headless browser renders report.html)",
+        _has("chromium"),
+        ("chromium",),
+        "apt-get install -y chromium",
+    ),
+    Prereq(
         "bmaptool",
         "kit flash",
         _has("bmaptool"),

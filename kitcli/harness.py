@@ -93,6 +93,13 @@ def build(
     return out
 
 
+def forget(layer: Layer, version: str) -> None:
+    """Forget that this run built LAYER at VERSION (any release, any CPU), so the next
+    build() builds it again (kit compare times builds from an empty out dir)."""
+    for key in [k for k in _BUILT if k[0] == layer.name and k[2] == version]:
+        del _BUILT[key]
+
+
 def build_images_arch(layer: Layer, arch: str) -> str:
     """The CPU of the images a build for ARCH runs on: ARCH's own (emulated under qemu-user
     when it is not the host's), or the host's for a layer that cross-builds (build.cross)."""

@@ -34,6 +34,7 @@ def oldest_release(distros: tuple[str, ...] | list[str]) -> str:
 class Layer:
     name: str
     title: str
+    rung: int  # layer.rung: its place on the packaging gradient (kit compare's order)
     directory: Path
     build_command: tuple[str, ...]
     build_images: tuple[str, ...]  # `kit images` variants the build itself runs on
@@ -243,6 +244,7 @@ def load_layer(directory: Path) -> Layer:
     return Layer(
         name=_require(layer, "name", path, str),
         title=_require(layer, "title", path, str),
+        rung=int(layer.get("rung", 99)),
         directory=directory,
         build_command=tuple(_require(build, "command", path, list)),
         build_images=tuple(build.get("images", [])),

@@ -1,0 +1,73 @@
+"""`kit compare`: build every chosen layer on this machine, measure each from its real
+artifacts (kitcli/measure.py) and write the report (kitcli/report.py) to dist/compare/."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from kitcli import layers, measure, report
+from kitcli.errors import KitError
+from kitcli.settings import ROOT, load
+from kitcli.steps import console
+
+OUT = ROOT / "dist" / "compare"
+
+
+def check_choice(names: list[str], runs: int) -> None:
+    """Bad input stops before any work, in one line naming the fix."""
+    if runs < 1:
+        raise KitError(f"--runs {runs}: at least one run is needed", "use --runs 1 or more")
+    known = layers.discover()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise KitError(
+            f"unknown layer {', '.join(unknown)}",
+            f"use --layers with any of {', '.join(sorted(known))} (comma-separated)",
+        )
+
+
+def compare_cmd(
+    layer_list: Annotated[
+        str | None,
+        typer.Option("--layers", help="comma-separated layers (default: every layer)"),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", help="runs per layer (medians)")] = 1,
+    distro: Annotated[
+        str | None, typer.Option("--distro", help="Debian release (default: first in kit.toml)")
+    ] = None,
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible/--no-reproducible",
+            help="build each layer a second time in another checkout and compare the bytes",
+        ),
+    ] = True,
+) -> None:
+    """Build each layer and measure what it costs and gives, side by side (dist/compare/)."""
+    settings = load()
+    names = [n.strip() for n in layer_list.split(",") if n.strip()] if layer_list else []
+    check_choice(names, runs)
+    chosen = measure.known(names or list(layers.discover()))
+    d = distro or settings.default_distro
+    if d not in settings.distros:
+        raise KitError(
+            f"--distro {d} is not a target in kit.toml", "use one of " + ", ".join(settings.distros)
+        )
+    start = time.monotonic()
+    rows = []
+    for layer in chosen:
+        rows.append(measure.measure(settings, layer, d, runs, reproducible))
+        if rows[-1].error:
+            console.print(f"[red]✗ {layer.name}: {rows[-1].error}[/] — going on with the others")
+    report.terminal(rows)
+    written = report.write(rows, OUT, runs, d, settings.version)
+    console.print(f"report: {written['md']}, {written['html']} ({time.monotonic() - start:.0f} s)")
+    if any(r.error for r in rows):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_cmd)

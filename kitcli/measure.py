@@ -1,0 +1,145 @@
+"""One layer's build-side measurements for `kit compare`, every figure read from the real
+build of this run: cold build, warm rebuild, artifact size and file count, SBOM, and
+whether a second build of the same commit in another checkout gives the same bytes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kitcli import artifacts, harness, layers
+from kitcli.errors import KitError
+from kitcli.layers import Layer
+from kitcli.settings import ROOT, Settings
+from kitcli.steps import console, run, step
+
+
+@dataclass
+class Row:
+    """One layer's line of the report: numbers per run, facts, or the first error line."""
+
+    layer: Layer
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def add(self, metric: str, value: float) -> None:
+        self.runs.setdefault(metric, []).append(value)
+
+
+def host_needs(layer: Layer) -> str:
+    """What a host must already provide for this layer's artifact, from its target."""
+    if layer.target_kind == "vm":
+        return "a machine to boot it (the image brings its kernel)"
+    if layer.contract.get("supervisor") == "docker":
+        return "a container engine"
+    python = "python" in layer.target_image or "python3" in layer.target_packages
+    return "systemd + python3" if python else "systemd (no python)"
+
+
+def _timed_build(settings: Settings, layer: Layer, distro: str, version: str) -> float:
+    """Build LAYER from an empty out dir; seconds taken."""
+    out = harness.out_dir(layer, layer.build_distro(settings, distro), version, layer.target_arch)
+    if out.exists():
+        shutil.rmtree(out)
+    harness.forget(layer, version)
+    start = time.monotonic()
+    harness.build(settings, layer, distro, version)
+    return time.monotonic() - start
+
+
+def measure_build(settings: Settings, layer: Layer, distro: str, row: Row) -> Path:
+    """Cold build, then the warm rebuild after a change (the next version: kit.toml's
+    [upgrade] next_files on top of the source, the version bumped); returns the out dir of
+    this version's build, measured."""
+    with step(f"{layer.name}: cold build"):
+        row.add("cold_build_s", _timed_build(settings, layer, distro, settings.version))
+    with step(f"{layer.name}: rebuild after a change (the next version)"):
+        row.add("warm_build_s", _timed_build(settings, layer, distro, settings.next_version))
+    out = harness.out_dir(
+        layer, layer.build_distro(settings, distro), settings.version, layer.target_arch
+    )
+    found = artifacts.main_artifacts(out)
+    if not found:
+        raise KitError(f"{layer.name}'s build left no artifact in {out}", "see its build above")
+    row.add("artifact_bytes", float(sum(p.stat().st_size for p in found)))
+    counts = [artifacts.members(p) for p in found]
+    if all(c is not None for c in counts):
+        row.add("files", float(sum(len(c or {}) for c in counts)))
+    row.facts["artifact"] = ", ".join(p.name for p in found)
+    row.facts["sbom"] = ", ".join(p.name for p in artifacts.sboms(out)) or "none"
+    row.facts["host_needs"] = host_needs(layer)
+    return out
+
+
+def _checkout(into: Path) -> Path:
+    """A second checkout of this commit (what git has: uncommitted edits are not in it),
+    sharing this one's kit venv (the same lock)."""
+    clone = into / "checkout"
+    run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)])
+    (clone / ".kit").mkdir()
+    (clone / ".kit" / "venv").symlink_to(ROOT / ".kit" / "venv")
+    return clone
+
+
+def measure_reproducible(
+    settings: Settings, layer: Layer, distro: str, out: Path, row: Row
+) -> None:
+    """Build the same version again in another checkout directory and compare every
+    artifact byte for byte; on a difference, name the first differing member."""
+    with (
+        step(f"{layer.name}: second build in another checkout (reproducible?)"),
+        tempfile.TemporaryDirectory(prefix="kit-compare-") as tmp,
+    ):
+        clone = _checkout(Path(tmp))
+        # The clone's kitcli with this checkout's venv (what ./kit runs, minus its lock
+        # check: the venv is the one this run already uses).
+        run(
+            [sys.executable, "-m", "kitcli", "build", layer.name, "--distro", distro],
+            cwd=clone,
+            env={"PYTHONPATH": str(clone)},
+            fix=f"the same build passed in {ROOT}: compare the two checkouts",
+        )
+        other = clone / out.relative_to(ROOT)
+        verdicts = []
+        for mine in artifacts.main_artifacts(out):
+            theirs = other / mine.name
+            if not theirs.is_file():
+                verdicts.append(f"{mine.name}: not made by the second build")
+            elif mine.read_bytes() != theirs.read_bytes():
+                verdicts.append(
+                    f"{mine.name}: differs at {artifacts.first_difference(mine, theirs)}"
+                )
+        row.facts["reproducible"] = "yes" if not verdicts else "no — " + "; ".join(verdicts)
+        console.print(f"  reproducible: {row.facts['reproducible']}", markup=False)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducible: bool) -> Row:
+    """Every run of one layer; a failure ends the row with its first error line."""
+    row = Row(layer)
+    try:
+        for n in range(1, runs + 1):
+            with step(f"{layer.name}: run {n} of {runs}"):
+                out = measure_build(settings, layer, distro, row)
+        if reproducible:
+            measure_reproducible(settings, layer, distro, out, row)
+        else:
+            row.facts["reproducible"] = "not checked (--no-reproducible)"
+    except (KitError, subprocess.CalledProcessError, OSError) as exc:
+        row.error = first_line(exc)
+    return row
+
+
+def known(names: list[str]) -> list[Layer]:
+    """The chosen layers, along the gradient (layer.rung); an unknown name stops here."""
+    return sorted((layers.get(n) for n in names), key=lambda layer: (layer.rung, layer.name))

@@ -1,0 +1,275 @@
+"""`kit compare`'s report: a terminal table, report.md, a self-contained report.html (the
+charts embedded) and PNG charts, all from the rows measured in this run, along the
+gradient, with the machine, date, commit and tool versions they were measured on."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from kitcli.measure import Row
+from kitcli.settings import ROOT
+from kitcli.steps import console
+
+# The kit's own performance goals: a row that misses one is marked in the report.
+WARM_GOAL = 0.2  # warm rebuild <= 0.2 x cold build
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    unit: str  # "s", "bytes", "count"
+
+
+COLUMNS = (
+    Column("artifact_bytes", "artifact size", "bytes"),
+    Column("files", "files", "count"),
+    Column("cold_build_s", "cold build", "s"),
+    Column("warm_build_s", "rebuild after a change", "s"),
+)
+FACTS = (("host_needs", "host must provide"), ("reproducible", "reproducible"), ("sbom", "SBOM"))
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "bytes":
+        return f"{value / 1e6:.1f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
+    if unit == "count":
+        return f"{value:.0f}"
+    return f"{value:.1f} s"
+
+
+def cell(row: Row, column: Column) -> str:
+    """The median over the runs; with several runs, min-max after it."""
+    values = row.runs.get(column.key)
+    if not values:
+        return "—"
+    text = _fmt(statistics.median(values), column.unit)
+    if len(values) > 1:
+        text += f" ({_fmt(min(values), column.unit)}-{_fmt(max(values), column.unit)})"
+    return text
+
+
+def misses(row: Row) -> list[str]:
+    """The kit's performance goals this row misses."""
+    cold, warm = row.runs.get("cold_build_s"), row.runs.get("warm_build_s")
+    if cold and warm and statistics.median(warm) > WARM_GOAL * statistics.median(cold):
+        ratio = statistics.median(warm) / statistics.median(cold)
+        return [f"rebuild {ratio:.2f}x cold (goal <= {WARM_GOAL}x)"]
+    return []
+
+
+def _out(args: list[str]) -> str:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    text = (done.stdout or done.stderr).strip()
+    return text.splitlines()[0] if text else "not installed"
+
+
+def machine() -> dict[str, str]:
+    """Where and when the numbers were measured."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _out(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "docker": _out(["docker", "version", "--format", "{{.Server.Version}}"]),
+        "dpkg": _out(["dpkg", "--version"]).rstrip("."),
+    }
+
+
+def terminal(rows: list[Row]) -> None:
+    table = Table(title="the measured gradient (medians)")
+    table.add_column("layer")
+    for column in COLUMNS:
+        table.add_column(column.title, justify="right")
+    for _, title in FACTS:
+        table.add_column(title)
+    for row in rows:
+        if row.error:
+            table.add_row(row.layer.name, f"[red]failed: {row.error}[/]")
+            continue
+        marks = misses(row)
+        table.add_row(
+            row.layer.name + (" [yellow]⚠[/]" if marks else ""),
+            *(cell(row, c) for c in COLUMNS),
+            *(row.facts.get(k, "—") for k, _ in FACTS),
+        )
+    console.print(table)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    head = ["layer", *(c.title for c in COLUMNS), *(t for _, t in FACTS), "goals"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        if row.error:
+            cells = [f"**failed**: {row.error}"] + [""] * (len(head) - 2)
+        else:
+            goals = "; ".join(f"⚠ {m}" for m in misses(row)) or "met"
+            cells = [cell(row, c) for c in COLUMNS]
+            cells += [row.facts.get(k, "—") for k, _ in FACTS] + [goals]
+        lines.append("| " + " | ".join([f"`{row.layer.name}`", *cells]) + " |")
+    return "\n".join(lines)
+
+
+def charts(rows: list[Row], out: Path) -> list[Path]:
+    """PNG charts along the gradient: artifact size, and cold build vs rebuild."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if not r.error]
+    names = [r.layer.name for r in ok]
+    made = []
+
+    def median(row: Row, key: str) -> float:
+        values = row.runs.get(key)
+        return statistics.median(values) if values else 0.0
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    ax.bar(names, [median(r, "artifact_bytes") / 1e6 for r in ok], color="#4c72b0")
+    ax.set_ylabel("MB")
+    ax.set_title("artifact size along the gradient")
+    fig.tight_layout()
+    made.append(out / "size.png")
+    fig.savefig(made[-1])
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    x = range(len(ok))
+    ax.bar([i - 0.2 for i in x], [median(r, "cold_build_s") for r in ok], 0.4, label="cold")
+    ax.bar(
+        [i + 0.2 for i in x], [median(r, "warm_build_s") for r in ok], 0.4, label="after a change"
+    )
+    ax.set_xticks(list(x), names)
+    ax.set_ylabel("seconds")
+    ax.set_title("build time along the gradient")
+    ax.legend()
+    fig.tight_layout()
+    made.append(out / "build-time.png")
+    fig.savefig(made[-1])
+    plt.close(fig)
+    return made
+
+
+# The page checks itself once loaded, so a headless browser can read the verdict from the
+# DOM: how many charts there are, how many failed to decode, and any script error or
+# console.error while it rendered (kit test's compare stage opens it in chromium).
+SELF_CHECK = (
+    "<script>(function(){var errors=[];"
+    "window.addEventListener('error',function(e){errors.push(String(e.message))});"
+    "var ce=console.error;console.error=function(){errors.push([].join.call(arguments,' '));"
+    "ce.apply(console,arguments)};"
+    "window.addEventListener('load',function(){var imgs=[].slice.call(document.images);"
+    "var broken=imgs.filter(function(i){return !i.complete||i.naturalWidth===0});"
+    "var b=document.body.dataset;b.images=imgs.length;b.broken=broken.length;"
+    "b.rows=document.querySelectorAll('#gradient tr').length-1;"
+    "b.errors=errors.length;b.checked='yes'})})();</script>"
+)
+
+
+def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> dict[str, Path]:
+    """report.md, report.html, the charts and results.json in OUT."""
+    out.mkdir(parents=True, exist_ok=True)
+    where = machine()
+    pngs = charts(rows, out)
+    about = (
+        f"Measured {where['date']} on {where['cpu']} ({where['cores']} cores, "
+        f"{where['memory']}, kernel {where['kernel']}), commit {where['commit']}, "
+        f"{distro}, {runs} run(s) per layer (medians; min-max when more than one). "
+        f"Tools: Python {where['python']}, docker {where['docker']}, {where['dpkg']}."
+    )
+    table = markdown_table(rows)
+    md = out / "report.md"
+    md.write_text(
+        "# The measured gradient\n\n"
+        + about
+        + "\n\n"
+        + table
+        + "\n\n"
+        + "\n".join(f"![{p.stem}]({p.name})" for p in pngs)
+        + "\n",
+        encoding="utf-8",
+    )
+    images = "".join(
+        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
+        for p in pngs
+    )
+    head = ["layer", *(c.title for c in COLUMNS), *(t for _, t in FACTS), "goals"]
+    body = []
+    for row in rows:
+        if row.error:
+            cells = [f"failed: {row.error}"]
+        else:
+            cells = [cell(row, c) for c in COLUMNS] + [row.facts.get(k, "—") for k, _ in FACTS]
+            cells.append("; ".join(f"⚠ {m}" for m in misses(row)) or "met")
+        body.append(
+            "<tr>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in [row.layer.name, *cells])
+            + "</tr>"
+        )
+    page = out / "report.html"
+    page.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>The measured gradient</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "figure{display:inline-block;margin:1em}</style></head><body>"
+        f"<h1>The measured gradient</h1><p>{html.escape(about)}</p>"
+        "<table id='gradient'><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join(body)
+        + f"</table>{images}{SELF_CHECK}</body></html>",
+        encoding="utf-8",
+    )
+    raw = out / "results.json"
+    raw.write_text(
+        json.dumps(
+            {
+                "machine": where,
+                "distro": distro,
+                "version": version,
+                "runs": runs,
+                "layers": [
+                    {
+                        "layer": r.layer.name,
+                        "error": r.error,
+                        "runs": r.runs,
+                        "facts": r.facts,
+                        "misses": misses(r),
+                    }
+                    for r in rows
+                ],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return {"md": md, "html": page, "json": raw, **{p.stem: p for p in pngs}}
