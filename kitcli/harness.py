@@ -233,7 +233,7 @@ def test_artifacts(settings: Settings, layer: Layer, distro: str, prebuilt: bool
         artifact_tests(settings, layer, distro)
 
 
-def _molecule_env(
+def molecule_env(
     settings: Settings, layer: Layer, distro: str, image: str, package_format: str = ""
 ) -> dict[str, str]:
     known = facts(settings, layer, distro)
@@ -277,7 +277,7 @@ def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: boo
     # One fresh target per package format the build makes (target.formats), one after
     # the other: the same scenario, the same contract.
     for package_format in layer.target_formats or ("",):
-        env = _molecule_env(settings, layer, distro, image, package_format)
+        env = molecule_env(settings, layer, distro, image, package_format)
         _molecule_test(
             layer,
             env,
@@ -293,7 +293,7 @@ def _drill_container(
     """Install the layer on its container target and run the fault drills, longer."""
     image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
     build(settings, layer, distro)
-    env = _molecule_env(settings, layer, distro, image)
+    env = molecule_env(settings, layer, distro, image)
     fix = f"look at the target: cd ansible && molecule login -s {layer.scenario}"
     try:
         with step(f"molecule converge -s {layer.scenario}"):
@@ -350,7 +350,7 @@ def _test_vm(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> N
     if not prebuilt:
         build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
-    env = _molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
+    env = molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
     _molecule_test(
         layer,
         env,

@@ -1,18 +1,23 @@
-"""One layer's build-side measurements for `kit compare`, every figure read from the real
-build of this run: cold build, warm rebuild, artifact size and file count, SBOM, and
-whether a second build of the same commit in another checkout gives the same bytes."""
+"""One layer's measurements for `kit compare`, every figure read from the real build and
+install of this run: cold build, rebuild after a change, artifact size and file count,
+SBOM, whether a second build of the same commit in another checkout gives the same bytes;
+then on a fresh target: install time, installed size, start → first health 200, RSS and
+a short load."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kitcli import artifacts, harness, layers
+from kitcli import artifacts, harness, images, layers
 from kitcli.errors import KitError
 from kitcli.layers import Layer
 from kitcli.settings import ROOT, Settings
@@ -131,6 +136,9 @@ def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducib
         for n in range(1, runs + 1):
             with step(f"{layer.name}: run {n} of {runs}"):
                 out = measure_build(settings, layer, distro, row)
+        for n in range(1, runs + 1):
+            with step(f"{layer.name}: on its target, run {n} of {runs}"):
+                measure_target(settings, layer, distro, row)
         if reproducible:
             measure_reproducible(settings, layer, distro, out, row)
         else:
@@ -143,3 +151,120 @@ def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducib
 def known(names: list[str]) -> list[Layer]:
     """The chosen layers, along the gradient (layer.rung); an unknown name stops here."""
     return sorted((layers.get(n) for n in names), key=lambda layer: (layer.rung, layer.name))
+
+
+def _sh(instance: str, script: str) -> str:
+    """A POSIX sh script inside the target container (no python there for some layers)."""
+    done = subprocess.run(
+        ["docker", "exec", instance, "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise KitError(
+            f"on {instance}: `{script[:60]}…` exited {done.returncode}: "
+            + done.stderr.strip()[:200],
+            f"look at the target: docker exec -it {instance} bash",
+        )
+    return done.stdout.strip()
+
+
+def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
+    """Milliseconds from `systemctl start` to the first 200 on the health path (polled
+    every 10 ms from this host through the published port)."""
+    _sh(instance, f"systemctl stop {settings.name}")
+    start = time.monotonic()
+    _sh(instance, f"systemctl start --no-block {settings.name}")
+    deadline = start + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return (time.monotonic() - start) * 1000
+        except OSError:
+            time.sleep(0.01)
+    raise KitError(f"{url} did not answer 200 within 120 s of a start", "see the unit's journal")
+
+
+def _rss(settings: Settings, instance: str) -> float:
+    """Bytes resident in the service's processes (every process of its unit's cgroup)."""
+    kb = _sh(
+        instance,
+        "for p in /proc/[0-9]*; do grep -qs '/"
+        + settings.name
+        + ".service$' $p/cgroup && awk '/^VmRSS/ {print $2}' $p/status; done"
+        " | awk '{s += $1} END {print s + 0}'",
+    )
+    return float(kb) * 1024
+
+
+def _load(url: str, seconds: int) -> tuple[float, float]:
+    """wrk against the health path: requests/s and p99 latency in ms."""
+    done = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", done.stdout, re.M)
+    if not rps or not p99:
+        raise KitError(f"wrk printed no rate or p99: {done.stdout[:200]}", "check wrk's version")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return float(rps.group(1)), float(p99.group(1)) * scale
+
+
+def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> None:
+    """Install this version on a fresh local target (the layer's molecule scenario, under
+    its own instance name), then measure: install time, start → first health 200, RSS,
+    installed size, a short load. Container targets under systemd only, so far."""
+    if layer.target_kind != "container" or layer.contract.get("supervisor") != "systemd":
+        row.facts["target"] = "not measured yet (only systemd container targets so far)"
+        return
+    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
+    env = harness.molecule_env(settings, layer, distro, image)
+    instance = f"kit-compare-{layer.name}-{distro}"
+    env |= {
+        "KIT_INSTANCE": instance,
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule-compare" / layer.scenario),
+    }
+    fix = f"run ./kit test {layer.name} to see the install fail under the contract"
+    try:
+        with step(f"{layer.name}: a fresh target ({image})"):
+            run(["molecule", "create", "-s", layer.scenario], cwd=harness.ANSIBLE, env=env, fix=fix)
+        with step(f"{layer.name}: install, network off (molecule converge)"):
+            start = time.monotonic()
+            run(
+                ["molecule", "converge", "-s", layer.scenario],
+                cwd=harness.ANSIBLE,
+                env=env,
+                fix=fix,
+            )
+            row.add("install_s", time.monotonic() - start)
+        port = subprocess.run(
+            ["docker", "port", instance, f"{settings.port}/tcp"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[0]
+        base = f"http://{port}"
+        health = base + settings.http["health"]
+        with step(f"{layer.name}: start → first {settings.http['health']}, RSS, size, load"):
+            row.add("start_ms", _healthz_after_start(settings, instance, health))
+            time.sleep(2)  # the workers settle before RSS is read
+            row.add("rss_bytes", _rss(settings, instance))
+            root = layer.contract_facts(settings)["install_root"]
+            row.add("installed_bytes", float(_sh(instance, f"du -sb {root} | cut -f1")))
+            row.facts["installed_files"] = _sh(instance, f"find {root} -type f | wc -l")
+            rps, p99 = _load(health, 5)
+            row.add("rps", rps)
+            row.add("p99_ms", p99)
+    finally:
+        subprocess.run(
+            ["molecule", "destroy", "-s", layer.scenario],
+            cwd=harness.ANSIBLE,
+            env={**os.environ, **env},
+            capture_output=True,
+            check=False,
+        )

@@ -37,8 +37,21 @@ COLUMNS = (
     Column("files", "files", "count"),
     Column("cold_build_s", "cold build", "s"),
     Column("warm_build_s", "rebuild after a change", "s"),
+    Column("installed_bytes", "installed size", "bytes"),
+    Column("install_s", "install (offline)", "s"),
+    Column("start_ms", "start → health 200", "ms"),
+    Column("rss_bytes", "RSS", "bytes"),
+    Column("rps", "req/s (health, 5 s)", "count"),
+    Column("p99_ms", "p99", "ms"),
 )
-FACTS = (("host_needs", "host must provide"), ("reproducible", "reproducible"), ("sbom", "SBOM"))
+START_GOAL_MS = 1000.0  # start -> first health 200 <= 1 s
+FACTS = (
+    ("host_needs", "host must provide"),
+    ("installed_files", "installed files"),
+    ("reproducible", "reproducible"),
+    ("sbom", "SBOM"),
+    ("target", "target"),
+)
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -46,6 +59,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value / 1e6:.1f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
     if unit == "count":
         return f"{value:.0f}"
+    if unit == "ms":
+        return f"{value:.0f} ms"
     return f"{value:.1f} s"
 
 
@@ -62,11 +77,15 @@ def cell(row: Row, column: Column) -> str:
 
 def misses(row: Row) -> list[str]:
     """The kit's performance goals this row misses."""
+    found = []
     cold, warm = row.runs.get("cold_build_s"), row.runs.get("warm_build_s")
     if cold and warm and statistics.median(warm) > WARM_GOAL * statistics.median(cold):
         ratio = statistics.median(warm) / statistics.median(cold)
-        return [f"rebuild {ratio:.2f}x cold (goal <= {WARM_GOAL}x)"]
-    return []
+        found.append(f"rebuild {ratio:.2f}x cold (goal <= {WARM_GOAL}x)")
+    start = row.runs.get("start_ms")
+    if start and statistics.median(start) > START_GOAL_MS:
+        found.append(f"start {statistics.median(start):.0f} ms (goal <= {START_GOAL_MS:.0f} ms)")
+    return found
 
 
 def _out(args: list[str]) -> str:
@@ -103,23 +122,23 @@ def machine() -> dict[str, str]:
 
 
 def terminal(rows: list[Row]) -> None:
+    """One column per layer (along the gradient), one line per figure: fits a terminal."""
     table = Table(title="the measured gradient (medians)")
-    table.add_column("layer")
+    table.add_column("")
+    for row in rows:
+        marks = misses(row)
+        table.add_column(row.layer.name + (" [yellow]⚠[/]" if marks else ""), justify="right")
     for column in COLUMNS:
-        table.add_column(column.title, justify="right")
-    for _, title in FACTS:
-        table.add_column(title)
+        table.add_row(
+            column.title, *("[red]failed[/]" if r.error else cell(r, column) for r in rows)
+        )
+    for key, title in FACTS:
+        table.add_row(title, *("" if r.error else r.facts.get(key, "—") for r in rows))
+    table.add_row("goals", *("; ".join(misses(r)) or "met" for r in rows))
+    console.print(table)
     for row in rows:
         if row.error:
-            table.add_row(row.layer.name, f"[red]failed: {row.error}[/]")
-            continue
-        marks = misses(row)
-        table.add_row(
-            row.layer.name + (" [yellow]⚠[/]" if marks else ""),
-            *(cell(row, c) for c in COLUMNS),
-            *(row.facts.get(k, "—") for k, _ in FACTS),
-        )
-    console.print(table)
+            console.print(f"[red]{row.layer.name} failed:[/] {row.error}", markup=True)
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -136,8 +155,13 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _median(row: Row, key: str) -> float:
+    values = row.runs.get(key)
+    return statistics.median(values) if values else 0.0
+
+
 def charts(rows: list[Row], out: Path) -> list[Path]:
-    """PNG charts along the gradient: artifact size, and cold build vs rebuild."""
+    """PNG charts along the gradient: artifact size, start time, cold build vs rebuild."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,35 +169,38 @@ def charts(rows: list[Row], out: Path) -> list[Path]:
 
     ok = [r for r in rows if not r.error]
     names = [r.layer.name for r in ok]
+    x = list(range(len(ok)))
+    # (file, title, y label, [(key, scale, label)], goal line)
+    specs: list[tuple[str, str, str, list[tuple[str, float, str]], float | None]] = [
+        ("size.png", "artifact size", "MB", [("artifact_bytes", 1e-6, "")], None),
+        ("start.png", "start → first health 200", "ms", [("start_ms", 1.0, "")], START_GOAL_MS),
+        (
+            "build-time.png",
+            "build time",
+            "seconds",
+            [("cold_build_s", 1.0, "cold"), ("warm_build_s", 1.0, "after a change")],
+            None,
+        ),
+    ]
     made = []
-
-    def median(row: Row, key: str) -> float:
-        values = row.runs.get(key)
-        return statistics.median(values) if values else 0.0
-
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    ax.bar(names, [median(r, "artifact_bytes") / 1e6 for r in ok], color="#4c72b0")
-    ax.set_ylabel("MB")
-    ax.set_title("artifact size along the gradient")
-    fig.tight_layout()
-    made.append(out / "size.png")
-    fig.savefig(made[-1])
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    x = range(len(ok))
-    ax.bar([i - 0.2 for i in x], [median(r, "cold_build_s") for r in ok], 0.4, label="cold")
-    ax.bar(
-        [i + 0.2 for i in x], [median(r, "warm_build_s") for r in ok], 0.4, label="after a change"
-    )
-    ax.set_xticks(list(x), names)
-    ax.set_ylabel("seconds")
-    ax.set_title("build time along the gradient")
-    ax.legend()
-    fig.tight_layout()
-    made.append(out / "build-time.png")
-    fig.savefig(made[-1])
-    plt.close(fig)
+    for name, title, unit, series, goal in specs:
+        fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+        width = 0.8 / len(series)
+        for n, (key, scale, label) in enumerate(series):
+            offset = (n - (len(series) - 1) / 2) * width
+            values = [_median(r, key) * scale for r in ok]
+            ax.bar([i + offset for i in x], values, width, label=label or None)
+        if goal is not None:
+            ax.axhline(goal, color="#c44e52", linestyle="--", label=f"goal: {goal:.0f} {unit}")
+        ax.set_xticks(x, names)
+        ax.set_ylabel(unit)
+        ax.set_title(f"{title} along the gradient")
+        if goal is not None or len(series) > 1:
+            ax.legend()
+        fig.tight_layout()
+        made.append(out / name)
+        fig.savefig(made[-1])
+        plt.close(fig)
     return made
 
 

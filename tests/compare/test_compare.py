@@ -1,8 +1,9 @@
 """`./kit compare --layers wheel --runs 1` end to end: the report's figures are the
 artifacts' own (the size is the file's size, the file count the archive's member count,
-the build times real durations), and report.html renders in a real headless browser
-(Debian's chromium): the table with its row, every chart decoded, no script or console
-error. The screenshot stays beside the report (dist/compare/report.png)."""
+the build times real durations, the target's figures measured on a fresh target), and
+report.html renders in a real headless browser (Debian's chromium): the table with its
+row, every chart decoded, no script or console error. The screenshot stays beside the
+report (dist/compare/report.png)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def test_figures_are_the_artifacts_own(results: dict[str, object]) -> None:
     with tarfile.open(mine[0]) as t:
         assert runs["files"] == [sum(1 for m in t if m.isfile())]
     assert all(0 < s < 3600 for s in runs["cold_build_s"] + runs["warm_build_s"])
+    # measured on a fresh target: installed, started, loaded
+    for key in ("install_s", "start_ms", "rss_bytes", "installed_bytes", "rps", "p99_ms"):
+        assert len(runs[key]) == 1 and runs[key][0] > 0, key
+    assert runs["installed_bytes"][0] > runs["artifact_bytes"][0]  # a venv unpacked from it
     facts = row["facts"]
     assert isinstance(facts, dict)
     assert facts["reproducible"] == "yes"
@@ -67,8 +72,8 @@ def test_the_report_names_machine_and_figures(results: dict[str, object]) -> Non
         assert str(machine[key]) in md and machine[key] not in ("", "unknown")
     size = _row(results)["runs"]["artifact_bytes"][0]  # type: ignore[index]
     assert f"{size / 1e6:.1f} MB" in md
-    assert "(size.png)" in md and "(build-time.png)" in md
-    for png in ("size.png", "build-time.png"):
+    for png in ("size.png", "start.png", "build-time.png"):
+        assert f"({png})" in md
         assert (OUT / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,7 +121,7 @@ def test_the_browser_check_sees_a_broken_chart(results: dict[str, object], tmp_p
 
 def test_report_html_renders_in_chromium(results: dict[str, object]) -> None:
     attrs = _render(OUT / "report.html")
-    assert attrs["images"] == "2" and attrs["broken"] == "0", attrs
+    assert attrs["images"] == "3" and attrs["broken"] == "0", attrs
     assert attrs["errors"] == "0" and attrs["rows"] == "1", attrs
     shot = OUT / "report.png"
     shot.unlink(missing_ok=True)

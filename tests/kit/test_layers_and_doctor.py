@@ -183,7 +183,7 @@ def test_each_package_format_gets_its_own_run_and_vars_file(
     first = harness.vars_file(settings, omnibus, "trixie", {"a": 1}, "deb")
     second = harness.vars_file(settings, omnibus, "trixie", {"a": 2}, "rpm")
     assert (first.name, second.name) == ("kit-vars.json", "kit-vars.rpm.json")
-    env = harness._molecule_env(settings, omnibus, "trixie", "img", "rpm")
+    env = harness.molecule_env(settings, omnibus, "trixie", "img", "rpm")
     assert json.loads(Path(env["KIT_VARS"]).read_text())["kit_package_format"] == "rpm"
 
 
