@@ -87,3 +87,30 @@ kit_require_image() {
   docker image inspect "$1" >/dev/null 2>&1 \
     || die "image $1 is missing" "./kit images --distro $KIT_DISTRO --variant slim (no registry is needed)"
 }
+
+# kit_systemd_box NAME IMAGE — start IMAGE as container NAME with systemd as PID 1 and no
+# network at all (the smoke tests' target), removed on exit; wait until systemd is up.
+kit_systemd_box() {
+  kit_on_exit "docker rm -f '$1' >/dev/null 2>&1 || true"
+  docker run -d --name "$1" --network none --cap-add SYS_ADMIN \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --cgroupns host "$2" /sbin/init >/dev/null || die "cannot start $2" "./kit images (and ./kit doctor --fix)"
+  local state _
+  for _ in $(seq 1 30); do
+    state="$(docker exec "$1" systemctl is-system-running 2>/dev/null || true)"
+    case "$state" in running | degraded) return 0 ;; esac
+    sleep 1
+  done
+}
+
+# kit_http_get BOX PYTHON URL — GET URL inside BOX with BOX's PYTHON (the images carry no
+# curl); prints the body, fails unless the answer is 200.
+kit_http_get() {
+  docker exec "$1" "$2" -c 'import sys, urllib.request
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=2)
+    sys.stdout.write(r.read().decode()); sys.exit(r.status != 200)
+except OSError:
+    sys.exit(1)' "$3"
+}

@@ -35,21 +35,12 @@ debs=("$deb_dir"/*.deb)
 deb="${debs[0]}"
 python="/opt/$name/embedded/bin/python3"
 box="kit-omnibus-smoke-$$"
-trap 'docker rm -f "$box" >/dev/null 2>&1 || true' EXIT
 in_box() { docker exec "$box" "$@"; }
 
 step "start $image (systemd as PID 1, no network at all)"
-docker run -d --name "$box" --network none --cap-add SYS_ADMIN \
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-  --cgroupns host "$image" /sbin/init >/dev/null
+kit_systemd_box "$box" "$image"
 in_box sh -c '! command -v python3 && ! command -v python && ! ls /usr/bin/python* 2>/dev/null' >/dev/null \
   || die "$image has a Python of its own: this smoke test would prove nothing" "use the kit's systemd image (./kit images --variant systemd)"
-for _ in $(seq 1 30); do
-  state="$(in_box systemctl is-system-running 2>/dev/null || true)"
-  case "$state" in running | degraded) break ;; esac
-  sleep 1
-done
 
 step "install $(basename "$deb") with dpkg (offline)"
 docker cp "$deb" "$box:/root/package.deb" # (not /tmp: docker cp cannot write into a tmpfs mount)
@@ -58,21 +49,15 @@ in_box env DEBIAN_FRONTEND=noninteractive dpkg -i /root/package.deb >/dev/null \
   || die "dpkg -i failed on $image" "see dpkg's output above; the package must need nothing but libc"
 
 step "wait for $health (asked with the package's own Python: the host has none)"
-probe='import sys, urllib.request
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=2)
-    sys.stdout.write(r.read().decode()); sys.exit(r.status != 200)
-except OSError as e:
-    sys.exit(1)'
 ok=""
 for _ in $(seq 1 120); do
-  if in_box "$python" -c "$probe" "http://127.0.0.1:$port$health" >/dev/null 2>&1; then ok=1; break; fi
+  if kit_http_get "$box" "$python" "http://127.0.0.1:$port$health" >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.5
 done
 [ -n "$ok" ] || { in_box journalctl -u "$name" --no-pager -n 30 || true; die "$name never answered $health after dpkg -i" "see the journal above"; }
 echo "    healthy $((($(date +%s%N) - t0) / 1000000)) ms after dpkg -i started"
 if [ -n "$version_path" ]; then
-  doc="$(in_box "$python" -c "$probe" "http://127.0.0.1:$port$version_path")"
+  doc="$(kit_http_get "$box" "$python" "http://127.0.0.1:$port$version_path")"
   echo "    $version_path: $doc"
   case "$doc" in *"\"$python"*) ;; *) die "$version_path does not name $python as the interpreter" "the unit must run the package's embedded Python" ;; esac
 fi

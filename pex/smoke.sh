@@ -46,19 +46,10 @@ runtime="$build_dir/rendered/runtime"
 . "$build_dir/kit.env"
 box="kit-pex-smoke-$$"
 release="/opt/$name/releases/$KIT_VERSION"
-trap 'docker rm -f "$box" >/dev/null 2>&1 || true' EXIT
 in_box() { docker exec "$box" "$@"; }
 
 step "start $image (systemd as PID 1, no network at all)"
-docker run -d --name "$box" --network none --cap-add SYS_ADMIN \
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-  --cgroupns host "$image" /sbin/init >/dev/null
-for _ in $(seq 1 30); do
-  state="$(in_box systemctl is-system-running 2>/dev/null || true)"
-  case "$state" in running | degraded) break ;; esac
-  sleep 1
-done
+kit_systemd_box "$box" "$image"
 found="$(in_box python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 carried="$(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["pythons"]))' "$pex.json")"
 case " $carried " in *" $found "*) ;; *) die "$image's python3 is $found; the .pex carries $carried" "add that release to kit.toml and rebuild" ;; esac
@@ -85,21 +76,15 @@ in_box systemctl daemon-reload
 in_box systemctl start "$name"
 
 step "wait for $health"
-probe='import sys, urllib.request
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=2)
-    sys.stdout.write(r.read().decode()); sys.exit(r.status != 200)
-except OSError as e:
-    sys.exit(1)'
 ok=""
 for _ in $(seq 1 120); do
-  if in_box python3 -c "$probe" "http://127.0.0.1:$port$health" >/dev/null 2>&1; then ok=1; break; fi
+  if kit_http_get "$box" python3 "http://127.0.0.1:$port$health" >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.25
 done
 [ -n "$ok" ] || { in_box journalctl -u "$name" --no-pager -n 30 || true; die "$name never answered $health" "see the journal above"; }
 echo "    healthy $((($(date +%s%N) - t0) / 1000000)) ms after the unpack started"
 if [ -n "$version_path" ]; then
-  doc="$(in_box python3 -c "$probe" "http://127.0.0.1:$port$version_path")"
+  doc="$(kit_http_get "$box" python3 "http://127.0.0.1:$port$version_path")"
   echo "    $version_path: $doc"
   case "$doc" in *"\"/opt/$name/current/venv/bin/python3"*) ;; *) die "$version_path does not name /opt/$name/current/venv/bin/python3 as the interpreter" "the unit must run the unpacked venv" ;; esac
 fi
