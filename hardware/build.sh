@@ -74,8 +74,13 @@ timed() {
 }
 # The tree is big (~1 GB): beside the output, not in a small /tmp.
 tree="$OUT/.tree"
-kit_on_exit "rm -rf '$tree'"
-rm -rf "$tree"
+# --one-file-system: a tree left by an older kit may still hold bind mounts; never delete
+# through them (stop on them instead, naming the fix).
+kit_on_exit "rm -rf --one-file-system '$tree'"
+stale="$(findmnt -rn -o TARGET | grep -F "$tree/" || true)"
+[ -z "$stale" ] || die "mounts left under $tree by an earlier build: $(echo "$stale" | tr '\n' ' ')" \
+  "unmount them: umount -R ${stale%%$'\n'*} (for each), then build again"
+rm -rf --one-file-system "$tree"
 
 step "10 rootfs (cached by recipe hash)"
 rootfs_path="$OUT/.rootfs-path"
@@ -91,7 +96,7 @@ timed 20-service bash "$here/steps/20-service.sh" --rootfs "$rootfs" --deb "$deb
 
 step "30 image"
 timed 30-image bash "$here/steps/30-image.sh" --tree "$tree" --out "$OUT/$stem.img"
-rm -rf "$tree"
+rm -rf --one-file-system "$tree"
 
 step "40 publish"
 timed 40-publish bash "$here/steps/40-publish.sh" --image "$OUT/$stem.img" \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,15 +20,61 @@ COMPARE_PROOF = ROOT / "tests" / "compare"  # kit compare end to end (the kit's 
 SKIP_DIRS = {".kit", "dist", ".git", "build", "node_modules"}
 
 
-def _files(*patterns: str) -> list[str]:
-    """Committed-tree files matching the globs, outside caches and build output."""
-    found = {
-        p.relative_to(ROOT).as_posix()
-        for pattern in patterns
-        for p in ROOT.glob(pattern)
-        if p.is_file() and not p.is_symlink() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)
-    }
+def _tree_files() -> list[str]:
+    """The repository's files: git's list (committed and new, not ignored) in a checkout;
+    else a walk that never enters caches, build output or a mount point. Never a bare
+    recursive glob: build trees under dist/ may hold bind mounts (/proc) while a build runs."""
+    try:
+        git = ["git", "-C", str(ROOT), "ls-files", "-z"]
+        listed = subprocess.run(
+            [*git, "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        return sorted({f for f in listed.decode().split("\0") if f})
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found: list[str] = []
+    root_dev = ROOT.stat().st_dev
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in SKIP_DIRS and os.lstat(os.path.join(top, d)).st_dev == root_dev
+        ]
+        rel = Path(top).relative_to(ROOT)
+        found.extend((rel / f).as_posix() for f in files)
     return sorted(found)
+
+
+def _glob_re(pattern: str) -> re.Pattern[str]:
+    """A path glob as a regex: `**/` any number of directories, `*` within one name."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def _files(*patterns: str) -> list[str]:
+    """Repository files matching the globs, outside caches and build output."""
+    regexes = [_glob_re(p) for p in patterns]
+    return [
+        f
+        for f in _tree_files()
+        if not SKIP_DIRS & set(f.split("/")[:-1])
+        and any(r.match(f) for r in regexes)
+        and (ROOT / f).is_file()
+        and not (ROOT / f).is_symlink()
+    ]
 
 
 def shell_scripts() -> list[str]:

@@ -59,24 +59,21 @@ taken_gid="$(awk -F: -v id="$KIT_GID" '$3 == id && $1 != user { print $1 }' user
 [ -z "$taken_uid$taken_gid" ] || die "uid $KIT_UID / gid $KIT_GID of kit.toml are taken in the image (user '${taken_uid:--}', group '${taken_gid:--}')" \
   "pick ids for the service in kit.toml that the image's packages do not use (free ones: see etc/passwd of $rootfs)"
 
-mounted=()
-unmount() { local m; for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; mounted=(); }
-kit_on_exit unmount
-for m in proc sys dev; do
-  mount --bind "/$m" "$tree/$m"
-  mounted=("$tree/$m" "${mounted[@]}")
-done
-
 t=$SECONDS
 step "dpkg -i $(basename "${debs[0]}") in the image (emulated arm64)"
 cp "${debs[0]}" "$tree/tmp/"
-cmd=(chroot "$tree" env DEBIAN_FRONTEND=noninteractive dpkg -i "/tmp/$(basename "${debs[0]}")")
+# The chroot's /proc, /sys and /dev live in a private mount namespace: they end with the
+# command, even when the build is killed, so none can outlast it on the host (where a
+# later walk or rm -rf of the tree would enter them).
+# shellcheck disable=SC2016  # the inner sh expands its own $1
+cmd=(unshare --mount --propagation private sh -ec 'tree="$1"; shift
+  mount -t proc proc "$tree/proc"; mount --rbind /sys "$tree/sys"; mount --rbind /dev "$tree/dev"
+  exec chroot "$tree" "$@"' sh "$tree" env DEBIAN_FRONTEND=noninteractive dpkg -i "/tmp/$(basename "${debs[0]}")")
 show "${cmd[@]}"
 "${cmd[@]}" 2>&1 | sed 's/^/    /' || die "the service's .deb did not install into the image (dpkg above)" \
   "its Depends must be in hardware/image.conf's PI_PACKAGES (the image installs with dpkg, offline)"
 rm -f "$tree/tmp/$(basename "${debs[0]}")"
 echo "  ($((SECONDS - t)) s)"
-unmount
 
 t=$SECONDS
 step "first-boot files (hardware/firstboot/install.list)"
