@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kitcli import fleet
 from kitcli.errors import KitError
 
 RECORD = ".kit-adopt.json"
@@ -113,6 +114,8 @@ def plan(kit_root: Path, layers: list[LayerDir], ci_dest: str) -> dict[str, Path
 
     chosen = {layer.name for layer in layers}
     scenarios = {layer.scenario for layer in layers}
+    if fleet.LAYER in chosen:  # the fleet scenario rolls out that layer's package
+        scenarios.add(fleet.SCENARIO)
     ansible = kit_root / "ansible"
     if ansible.is_dir():
         for entry in sorted(ansible.iterdir()):
@@ -120,6 +123,7 @@ def plan(kit_root: Path, layers: list[LayerDir], ci_dest: str) -> dict[str, Path
                 add(f"ansible/{entry.name}")
         add("ansible/tasks")
         add("ansible/playbooks")  # plays several scenarios share (the VM image layers')
+        add("ansible/inventory")  # the fleet's example inventory
         # The roles, minus those of layers not chosen (a role `<x>_<layer>` belongs to it).
         unchosen = set(discover_layers(kit_root)) - chosen
         roles = ansible / "roles"

@@ -21,6 +21,7 @@ from kitcli import (
     compare,
     doctor,
     flash,
+    fleet,
     harness,
     images,
     layers,
@@ -173,10 +174,17 @@ def test_cmd(
     started: list[background.Build] = []
     if not names and not skip_checks:
         stages += [("lint", lambda: checks.lint(settings)), ("unit", lambda: checks.unit(settings))]
-    for name in names or list(layers.discover()):
+    # "fleet" is not a layer: the fleet playbooks proven on the deb layer's package.
+    wants_fleet = not names or fleet.SCENARIO in names
+    if names and fleet.SCENARIO in names and not fleet.available():
+        raise KitError(
+            "this checkout has no fleet scenario (ansible/molecule/fleet) or no deb layer",
+            "kit adopt --layers deb brings both; or leave fleet out of the names",
+        )
+    for name in [n for n in names if n != fleet.SCENARIO] if names else list(layers.discover()):
         layer = layers.get(name)
         supported = layer.supported(settings.distros)
-        on_target = [only] if only else supported if matrix else supported[:1]
+        on_target = on_targets(supported, only, matrix)
         builds: dict[str, background.Build] = {}  # by the release built on
         for d in on_target:
             if layer.background:
@@ -194,18 +202,25 @@ def test_cmd(
                 stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
         if layer.artifact_tests and not only:
             for d in (d for d in supported if d not in on_target):
-                # A background layer's artifacts exist only once its build is done: test
-                # them after it, without building again when that one build serves this
-                # release too (build.on = "oldest").
-                shared = layer.build_distro(settings, d) in {
+                # The default tier's look at the other releases: the artifact tests (e.g.
+                # the smoke install) of a build that already serves them (build.on =
+                # "oldest": one build for every release). A release that needs builds of
+                # its own is --matrix's (installed and contract-tested there).
+                if layer.build_distro(settings, d) not in {
                     layer.build_distro(settings, t) for t in on_target
-                }
-                check = partial(
-                    harness.test_artifacts, settings, layer, d, layer.background and shared
-                )
+                }:
+                    continue
+                # A background layer's artifacts exist only once its build is done: test
+                # them after it.
+                check = partial(harness.test_artifacts, settings, layer, d, layer.background)
                 (last if layer.background else stages).append((f"{name}/{d} artifacts", check))
     if not names and not skip_checks and checks.COMPARE_PROOF.is_dir():
         stages.append(("compare", checks.compare))
+    if wants_fleet and fleet.available():
+        deb = layers.get(fleet.LAYER).supported(settings.distros)
+        stages += [
+            (f"fleet/{d}", partial(fleet.test, settings, d)) for d in on_targets(deb, only, matrix)
+        ]
     if not names and not skip_checks and checks.ADOPT_PROOF.is_dir():
         stages.append(("adopt", lambda: checks.adopt(settings, matrix)))
     stages += last
@@ -224,6 +239,12 @@ def test_cmd(
             f"({time.monotonic() - start:.0f} s)[/]"
         )
         console.print(f"[bold {colour}]stages: {len(passed)} passed, {int(failed)} failed[/]")
+
+
+def on_targets(supported: list[str], only: str | None, matrix: bool) -> list[str]:
+    """The releases installed on a target: the one asked for, every supported one
+    (--matrix), or the first (the default tier)."""
+    return [only] if only else supported if matrix else supported[:1]
 
 
 def _test_prebuilt(

@@ -181,6 +181,13 @@ PREREQS: tuple[Prereq, ...] = (
         ("bmap-tools",),
         "apt-get install -y bmap-tools",
     ),
+    Prereq(
+        "aptly + gpg",
+        "the fleet (ansible/playbooks/fleet/publish.yml: a signed apt repository)",
+        lambda: bool(shutil.which("aptly") and shutil.which("gpg")),
+        ("aptly", "gnupg"),
+        "apt-get install -y aptly gnupg",
+    ),
     Prereq("packer", "packer/", _has("packer"), ("packer",), "apt-get install -y packer"),
     Prereq("ruby", "omnibus/", _has("ruby"), ("ruby",), "apt-get install -y ruby"),
 )

@@ -473,3 +473,21 @@ def test_the_adopt_proof_passes_the_tier_knobs_to_the_adopted_kit(
     env = clean_env()
     assert "KIT_CONFIG" not in env  # the calling kit's own settings stay behind
     assert env["KIT_DRILL_TRIALS"] == "3" and env["KIT_SELFTEST"] == "skip"
+
+
+def test_the_deb_layer_brings_the_fleet() -> None:
+    """The fleet rolls out the deb layer's package: its scenario, playbooks, roles and
+    example inventory come with deb, and stay out without it."""
+    known = adopt_files.discover_layers(ROOT)
+    with_deb = adopt_files.plan(ROOT, [known[n] for n in ("wheel", "deb")], ".ci/run")
+    for rel in (
+        "ansible/molecule/fleet/molecule.yml",
+        "ansible/molecule/fleet/break-deb.sh",
+        "ansible/playbooks/fleet/rollout.yml",
+        "ansible/roles/repo_publish/tasks/main.yml",
+        "ansible/roles/rollout/tasks/gate.yml",
+        "ansible/inventory/fleet.example.yml",
+    ):
+        assert rel in with_deb, rel
+    without = adopt_files.plan(ROOT, [known["wheel"]], ".ci/run")
+    assert not any(f.startswith("ansible/molecule/fleet/") for f in without)
