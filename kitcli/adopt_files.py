@@ -124,6 +124,8 @@ def plan(kit_root: Path, layers: list[LayerDir], ci_dest: str) -> dict[str, Path
         add("ansible/tasks")
         add("ansible/playbooks")  # plays several scenarios share (the VM image layers')
         add("ansible/inventory")  # the fleet's example inventory
+        if fleet.LAYER in chosen:  # the ad-hoc path: fabric tasks deploying its package
+            add("ansible/fabric")
         # The roles, minus those of layers not chosen (a role `<x>_<layer>` belongs to it).
         unchosen = set(discover_layers(kit_root)) - chosen
         roles = ansible / "roles"

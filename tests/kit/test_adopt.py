@@ -487,7 +487,8 @@ def test_the_deb_layer_brings_the_fleet() -> None:
         "ansible/roles/repo_publish/tasks/main.yml",
         "ansible/roles/rollout/tasks/gate.yml",
         "ansible/inventory/fleet.example.yml",
+        "ansible/fabric/fabfile.py",
     ):
         assert rel in with_deb, rel
     without = adopt_files.plan(ROOT, [known["wheel"]], ".ci/run")
-    assert not any(f.startswith("ansible/molecule/fleet/") for f in without)
+    assert not any(f.startswith(("ansible/molecule/fleet/", "ansible/fabric/")) for f in without)
