@@ -200,20 +200,6 @@ def test_cmd(
                 )
             else:
                 stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
-        if layer.artifact_tests and not only:
-            for d in (d for d in supported if d not in on_target):
-                # The default tier's look at the other releases: the artifact tests (e.g.
-                # the smoke install) of a build that already serves them (build.on =
-                # "oldest": one build for every release). A release that needs builds of
-                # its own is --matrix's (installed and contract-tested there).
-                if layer.build_distro(settings, d) not in {
-                    layer.build_distro(settings, t) for t in on_target
-                }:
-                    continue
-                # A background layer's artifacts exist only once its build is done: test
-                # them after it.
-                check = partial(harness.test_artifacts, settings, layer, d, layer.background)
-                (last if layer.background else stages).append((f"{name}/{d} artifacts", check))
     if not names and not skip_checks and checks.COMPARE_PROOF.is_dir():
         stages.append(("compare", checks.compare))
     if wants_fleet and fleet.available():

@@ -222,17 +222,6 @@ def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
             run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Test")
 
 
-def test_artifacts(settings: Settings, layer: Layer, distro: str, prebuilt: bool = False) -> None:
-    """Both builds (unless PREBUILT: a background build made them) and the ecosystem's tests
-    of them, without a target (kit test's default tier does this for the releases it does
-    not install on)."""
-    with step(f"artifact tests of {layer.name} for {distro}"):
-        if not prebuilt:
-            build(settings, layer, distro)
-            build(settings, layer, distro, settings.next_version)
-        artifact_tests(settings, layer, distro)
-
-
 def molecule_env(
     settings: Settings, layer: Layer, distro: str, image: str, package_format: str = ""
 ) -> dict[str, str]:
