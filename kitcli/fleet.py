@@ -32,14 +32,12 @@ def test(settings: Settings, distro: str) -> None:
         env = harness.molecule_env(settings, layer, distro, image) | {
             "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule" / SCENARIO),
         }
-        with step(f"molecule test -s {SCENARIO}"):
-            run(
-                ["molecule", "test", "-s", SCENARIO],
-                cwd=harness.ANSIBLE,
-                env=env,
-                fix=f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s "
-                f"{SCENARIO}` and `molecule verify -s {SCENARIO}` to look at the fleet",
-            )
+        harness.molecule_test(
+            SCENARIO,
+            env,
+            f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s {SCENARIO}` "
+            f"and `molecule verify -s {SCENARIO}` to look at the fleet",
+        )
         if FABRIC_TESTS.is_dir():
             ssh_image = images.ensure(
                 settings, layer.target_image, distro, (*layer.target_packages, *SSH_PACKAGES)

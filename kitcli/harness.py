@@ -250,11 +250,11 @@ def _selftest_env(layer: Layer) -> dict[str, str]:
     return {}
 
 
-def _molecule_test(layer: Layer, env: dict[str, str], fix: str, package_format: str = "") -> None:
-    """The layer's whole scenario: create, converge, idempotence, verify, destroy."""
+def molecule_test(scenario: str, env: dict[str, str], fix: str, package_format: str = "") -> None:
+    """A whole scenario: create, converge, idempotence, verify, destroy."""
     of = f" (the .{package_format})" if package_format else ""
-    with step(f"molecule test -s {layer.scenario}{of}"):
-        run(["molecule", "test", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+    with step(f"molecule test -s {scenario}{of}"):
+        run(["molecule", "test", "-s", scenario], cwd=ANSIBLE, env=env, fix=fix)
 
 
 def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> None:
@@ -267,8 +267,8 @@ def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: boo
     # the other: the same scenario, the same contract.
     for package_format in layer.target_formats or ("",):
         env = molecule_env(settings, layer, distro, image, package_format)
-        _molecule_test(
-            layer,
+        molecule_test(
+            layer.scenario,
             env,
             f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s "
             f"{layer.scenario}` and `molecule verify -s {layer.scenario}` to look at the target",
@@ -340,8 +340,8 @@ def _test_vm(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> N
         build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
     env = molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
-    _molecule_test(
-        layer,
+    molecule_test(
+        layer.scenario,
         env,
         f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
         f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",

@@ -200,8 +200,9 @@ def _installed(c: Connection, s: Settings) -> str:
     return out if out and "not installed" not in out else ""
 
 
-def _switch_to(c: Connection, s: Settings, path: str, version: str, seconds: int) -> None:
-    """Install PATH and gate it; on failure reinstall the current kept artifact and gate it."""
+def _switch_to(c: Connection, s: Settings, path: str, version: str, seconds: int) -> str:
+    """Install PATH and gate it; on failure reinstall the current kept artifact and gate it.
+    Returns that current kept artifact ("" for none), for the caller's rotation."""
     current = _kept(c, s, "current")
     try:
         _install(c, path)
@@ -223,6 +224,7 @@ def _switch_to(c: Connection, s: Settings, path: str, version: str, seconds: int
             f"{version} failed ({why}); rolled back to {back}, which serves",
             "read `fab logs`, fix the release and deploy again",
         ) from None
+    return current
 
 
 @task(
@@ -268,8 +270,7 @@ def deploy(c: Connection, artifact: str, gate_seconds: int = GATE_SECONDS) -> No
                 "deploy this service's own package",
             )
         t = time.monotonic()
-        _switch_to(c, s, incoming, version, gate_seconds)
-        current = _kept(c, s, "current")
+        current = _switch_to(c, s, incoming, version, gate_seconds)
         _root(
             c,
             f"rm -f {state}/previous.*"
@@ -292,8 +293,7 @@ def rollback(c: Connection, gate_seconds: int = GATE_SECONDS) -> None:
                 "deploy the version you want with `fab deploy --artifact …`",
             )
         _, version = _package_id(c, previous)
-        _switch_to(c, s, previous, version, gate_seconds)
-        current = _kept(c, s, "current")
+        current = _switch_to(c, s, previous, version, gate_seconds)
         suffix = Path(previous).suffix
         _root(
             c,
