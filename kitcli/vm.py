@@ -41,6 +41,7 @@ from kitcli.steps import console, run, step
 VMS = ROOT / ".kit" / "vm"
 QEMU = "qemu-system-x86_64"
 USER = "kit"  # the login the seed creates; key-only, passwordless sudo
+SMP = os.environ.get("KIT_VM_SMP", "2")  # vCPUs of a VM (the kit's CI machines have 2 cores)
 
 
 @dataclass(frozen=True)
@@ -269,11 +270,63 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
             f"{image.name}: machine {machine} with seed {seed} boots a raw partitioned .img",
             "pass the layer's .img (the hardware layer writes one beside its .img.xz)",
         )
+    if not SMP.isdigit() or int(SMP) < 1:
+        raise KitError(f"KIT_VM_SMP={SMP!r} is not a number of vCPUs", "unset it or set e.g. 2")
+    accel = accel or probe_accel(image, machine=machine)
+    for attempt in range(1, BOOT_ATTEMPTS + 1):
+        try:
+            return _boot(name, image, guest_port, accel=accel, timeout=timeout, memory=memory,
+                         machine=machine, seed=seed, grow_mib=grow_mib, firstboot=firstboot,
+                         raw=raw, attempt=attempt)  # fmt: skip
+        except GuestPanic as panic:
+            if attempt == BOOT_ATTEMPTS:
+                raise KitError(
+                    f"{name}: the guest kernel panicked on all {BOOT_ATTEMPTS} boots "
+                    f"({accel}); console tail:\n{panic.tail}",
+                    "a panic on every boot is the image's (read the console above); "
+                    "under tcg try fewer vCPUs: KIT_VM_SMP=1",
+                ) from None
+            console.print(
+                f"  {name}: the guest kernel panicked during boot {attempt} of {BOOT_ATTEMPTS} "
+                f"({accel}; a known fault of qemu's multi-threaded emulation, not of the "
+                "image) — booting again",
+                markup=False,
+            )
+    raise AssertionError("unreachable")
+
+
+class GuestPanic(Exception):
+    """The guest kernel panicked while booting (its console said so)."""
+
+    def __init__(self, tail: str) -> None:
+        super().__init__("kernel panic")
+        self.tail = tail
+
+
+# Boots tried when the guest kernel panics while booting: qemu's multi-threaded TCG (SMP
+# guests without KVM) now and then leaves a stale int3 from the kernel's boot-time code
+# patching (an "Oops: int3" → "Kernel panic" in the console); the same image then boots.
+BOOT_ATTEMPTS = 3
+PANIC = "Kernel panic - not syncing"
+
+
+def _panicked(serial: Path) -> bool:
+    try:
+        return PANIC in serial.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _boot(name: str, image: Path, guest_port: int, *, accel: str, timeout: float, memory: int,
+          machine: str, seed: str, grow_mib: int, firstboot: Path | None, raw: bool,
+          attempt: int) -> Instance:  # fmt: skip
+    """One boot of IMAGE as NAME from a fresh disk; GuestPanic when its kernel panics."""
+    board = MACHINES[machine]
     down(name, quiet=True)
     directory = VMS / name
     directory.mkdir(parents=True)
-    with step(f"boot {image.name} as {name} ({machine}, {seed})"):
-        accel = accel or probe_accel(image, machine=machine)
+    again = f", boot {attempt} of {BOOT_ATTEMPTS}" if attempt > 1 else ""
+    with step(f"boot {image.name} as {name} ({machine}, {seed}{again})"):
         key = directory / "id_ed25519"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"kit@{name}", "-f", key],
             capture=True, fix="apt-get install openssh-client")  # fmt: skip
@@ -318,7 +371,7 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
         cpu = ["-cpu", "host"] if accel == "kvm" else []
         pidfile = directory / "qemu.pid"
         argv = [
-            board.qemu, *board.board, "-accel", accel, *cpu, "-smp", "2", "-m", str(memory),
+            board.qemu, *board.board, "-accel", accel, *cpu, "-smp", SMP, "-m", str(memory),
             "-display", "none", "-daemonize", "-pidfile", str(pidfile),
             "-serial", f"file:{directory / 'serial.log'}", *kernel, *drives,
             "-netdev", net, "-device", "virtio-net-pci,netdev=n0",
@@ -339,7 +392,12 @@ def up(name: str, image: Path, guest_port: int, *, accel: str = "", timeout: flo
         )
         (directory / "instance.json").write_text(json.dumps(asdict(instance), indent=2) + "\n")
         started, deadline = time.monotonic(), time.monotonic() + timeout
+        serial = directory / "serial.log"
         while not _ssh_ok(instance):
+            if _panicked(serial):
+                tail = _tail(serial)
+                down(name, quiet=True)
+                raise GuestPanic(tail)
             if not _alive(instance.pid):
                 tail = _tail(directory / "serial.log")
                 down(name, quiet=True)

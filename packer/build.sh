@@ -177,14 +177,36 @@ step "packer build ($accel; the VM's console goes to $work/serial.log)"
 cmd=(packer build -color=false -timestamp-ui "${vars[@]}" "$here")
 show "${cmd[@]}"
 t=$SECONDS
-"${cmd[@]}" > >(sed 's/^/    /') 2>&1 &
-packer_pid=$!
-if ! wait "$packer_pid"; then
+# qemu's multi-threaded TCG (an SMP guest without KVM) now and then leaves a stale int3
+# from the guest kernel's boot-time code patching: "Oops: int3" then "Kernel panic" on the
+# console, and the same image boots the next time. Only that failure is retried.
+attempts=3
+for attempt in $(seq 1 "$attempts"); do
+  rm -rf "$work/out" "$work/serial.log"
+  "${cmd[@]}" > >(sed 's/^/    /') 2>&1 &
+  packer_pid=$!
+  # A panicked guest never answers SSH: stop Packer at once rather than after ssh_timeout.
+  while kill -0 "$packer_pid" 2>/dev/null; do
+    if grep -q 'Kernel panic - not syncing' "$work/serial.log" 2>/dev/null; then
+      kill -TERM "$packer_pid" 2>/dev/null || true
+      break
+    fi
+    sleep 3
+  done
+  if wait "$packer_pid"; then
+    break
+  fi
+  packer_pid=""
+  if [ "$accel" = tcg ] && [ "$attempt" -lt "$attempts" ] \
+    && grep -q 'Kernel panic - not syncing' "$work/serial.log" 2>/dev/null; then
+    echo "  the build VM's kernel panicked while booting (attempt $attempt of $attempts; a known fault of qemu's TCG, not of the image) — building again" >&2
+    continue
+  fi
   echo "--- last lines of the VM's serial console ---" >&2
   tail -n 25 "$work/serial.log" >&2 2>/dev/null || true
   die "packer build failed (log above)" \
     "read the first error; rerun with PACKER_LOG=1 for qemu's command line (the VM was stopped)"
-fi
+done
 packer_pid=""
 echo "  packer build: $((SECONDS - t)) s"
 

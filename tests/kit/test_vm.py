@@ -121,3 +121,56 @@ def test_arm64_board_needs_a_raw_image(tmp_path: Path) -> None:
         vm.up("kit-test-raw", qcow, 8080, machine="arm64-virt", seed="firstboot")
     with pytest.raises(KitError, match="machine 'raspi9' is unknown"):
         vm.up("kit-test-raw", qcow, 8080, machine="raspi9")
+
+
+# The console of a boot CI saw fail (qemu 7.2, -accel tcg -smp 2): an int3 left by the
+# kernel's boot-time code patching.
+PANIC_TAIL = """[    1.362269] RIP: 0010:run_timer_softirq+0xd7/0xf0
+[    1.362251] Oops: int3: 0000 [#2] PREEMPT SMP NOPTI
+[    1.362269] Kernel panic - not syncing: Fatal exception in interrupt
+[    1.362269] ---[ end Kernel panic - not syncing: Fatal exception in interrupt ]---
+"""
+
+
+def test_a_panicked_console_is_recognised(tmp_path: Path) -> None:
+    serial = tmp_path / "serial.log"
+    assert not vm._panicked(serial)  # no console yet
+    serial.write_text("[    0.000000] Linux version 6.12\nWelcome to Debian\n")
+    assert not vm._panicked(serial)
+    serial.write_text(PANIC_TAIL)
+    assert vm._panicked(serial)
+
+
+def _boots(monkeypatch: pytest.MonkeyPatch, panics: int) -> list[int]:
+    """Make _boot panic PANICS times, then come up; return the attempts it saw."""
+    seen: list[int] = []
+
+    def boot(*_: object, attempt: int, **__: object) -> str:
+        seen.append(attempt)
+        if len(seen) <= panics:
+            raise vm.GuestPanic(PANIC_TAIL)
+        return "up"
+
+    monkeypatch.setattr(vm, "_boot", boot)
+    return seen
+
+
+def test_a_kernel_panic_while_booting_boots_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "x.qcow2"
+    image.write_bytes(b"")
+    seen = _boots(monkeypatch, panics=vm.BOOT_ATTEMPTS - 1)
+    assert vm.up("kit-test-panic", image, 8080, accel="tcg") == "up"
+    assert seen == list(range(1, vm.BOOT_ATTEMPTS + 1))
+
+
+def test_a_panic_on_every_boot_is_an_error_with_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "x.qcow2"
+    image.write_bytes(b"")
+    seen = _boots(monkeypatch, panics=vm.BOOT_ATTEMPTS)
+    with pytest.raises(KitError, match=r"(?s)panicked on all 3 boots.*Oops: int3.*KIT_VM_SMP=1"):
+        vm.up("kit-test-panic", image, 8080, accel="tcg")
+    assert len(seen) == vm.BOOT_ATTEMPTS
