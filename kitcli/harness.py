@@ -239,15 +239,19 @@ def molecule_env(
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
         "ANSIBLE_FORCE_COLOR": "1",
         "PY_COLORS": "1",
-    } | _selftest_env(layer)
+    } | tier_env(layer)
 
 
-def _selftest_env(layer: Layer) -> dict[str, str]:
-    """KIT_SELFTEST=skip (ansible/tasks/contract.yml) for a tests.selftest = "matrix" layer
-    outside `kit test --matrix` (KIT_TIER=matrix)."""
-    if layer.selftest == "matrix" and os.environ.get("KIT_TIER") != "matrix":
-        return {"KIT_SELFTEST": "skip"}
-    return {}
+def tier_env(layer: Layer) -> dict[str, str]:
+    """Outside `kit test --matrix` (KIT_TIER=matrix): KIT_SELFTEST=skip
+    (ansible/tasks/contract.yml) for a tests.selftest = "matrix" layer, KIT_UPGRADE=skip
+    (tests/contract/plugin.py) for a tests.upgrade = "matrix" one."""
+    if os.environ.get("KIT_TIER") == "matrix":
+        return {}
+    env = {"KIT_SELFTEST": "skip"} if layer.selftest == "matrix" else {}
+    if layer.upgrade == "matrix":
+        env["KIT_UPGRADE"] = f"skip:{layer.packages_from}"
+    return env
 
 
 def molecule_test(scenario: str, env: dict[str, str], fix: str, package_format: str = "") -> None:

@@ -83,6 +83,11 @@ class Layer:
     # `kit test --matrix` only (another layer proves it on the same kind of target in the
     # bounded tier); "" = every tier.
     selftest: str
+    # tests.upgrade: "matrix" = the contract's upgrade checks (next version over this one,
+    # then back) run on this layer's target in `kit test --matrix` only: an image layer
+    # whose installs are another layer's package (contract.packages_from), upgraded the
+    # same way where that layer is proven in the bounded tier; "" = every tier.
+    upgrade: str
     contract: dict[str, Any]
 
     def build_distro(self, settings: Settings, distro: str) -> str:
@@ -225,10 +230,17 @@ def load_layer(directory: Path) -> Layer:
             f"{path}: target.formats = {formats!r}",
             f"use a list of {PACKAGE_FORMATS} or leave it out",
         )
-    selftest = raw.get("tests", {}).get("selftest", "")
-    if selftest not in ("", "matrix"):
+    selftest, upgrade = (raw.get("tests", {}).get(key, "") for key in ("selftest", "upgrade"))
+    for key, value in (("selftest", selftest), ("upgrade", upgrade)):
+        if value not in ("", "matrix"):
+            raise KitError(
+                f"{path}: tests.{key} = {value!r} is unknown", 'use "matrix" or leave it out'
+            )
+    if upgrade and not raw.get("contract", {}).get("packages_from"):
         raise KitError(
-            f"{path}: tests.selftest = {selftest!r} is unknown", 'use "matrix" or leave it out'
+            f'{path}: tests.upgrade = "matrix" but contract.packages_from is not set',
+            "only a layer that installs another layer's package may leave its upgrade "
+            "to --matrix (that layer proves it in every tier); remove tests.upgrade",
         )
     build_on = build.get("on", "")
     if build_on not in BUILD_ON:
@@ -270,6 +282,7 @@ def load_layer(directory: Path) -> Layer:
         artifact_tests=tuple(tuple(argv) for argv in raw.get("tests", {}).get("artifact", [])),
         lint=tuple(tuple(argv) for argv in raw.get("tests", {}).get("lint", [])),
         selftest=selftest,
+        upgrade=upgrade,
         contract=contract,
     )
 

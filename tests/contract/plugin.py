@@ -42,6 +42,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # does not declare the feature in kit.toml; such skips say so with this prefix. Any other
 # skip (a harness that could not reach something, a missing tool) fails the run.
 APPLICABLE = "not applicable:"
+# The one other skip allowed: an upgrade check the bounded tier leaves to --matrix
+# (KIT_UPGRADE=skip:<layer>, see pytest_collection_modifyitems).
+TIER = "left to ./kit test --matrix:"
+
+
+def _allowed(report: Any, reason: str) -> bool:
+    if reason.startswith(APPLICABLE):
+        return True
+    return (
+        reason.startswith(TIER)
+        and os.environ.get("KIT_UPGRADE", "").startswith("skip")
+        and "upgrade" in report.keywords
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -50,20 +63,21 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not skipped:
         return
     by_reason: dict[str, list[str]] = {}
+    bad = set()
     for report in skipped:
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "?"
         reason = reason.removeprefix("Skipped: ")
         by_reason.setdefault(reason, []).append(report.nodeid.split("::")[-1].split("[")[0])
+        if not _allowed(report, reason):
+            bad.add(reason)
     terminalreporter.section("skips by reason")
-    bad = []
     for reason, tests in sorted(by_reason.items()):
         terminalreporter.write_line(f"{len(tests)} skipped: {reason}\n    {', '.join(tests)}")
-        if not reason.startswith(APPLICABLE):
-            bad.append(reason)
     if bad:
         terminalreporter.write_line(
             f"FAIL: {len(bad)} skip reason(s) are not 'not applicable' — a check may be skipped "
-            "only when it cannot apply to this layer or kit.toml does not declare the feature; "
+            "only when it cannot apply to this layer or kit.toml does not declare the feature "
+            "(or it is an upgrade check the tier leaves to --matrix, KIT_UPGRADE); "
             "fix the harness or the target instead",
             red=True,
         )
@@ -76,7 +90,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     for report in reporter.stats.get("skipped", []):
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-        if not reason.removeprefix("Skipped: ").startswith(APPLICABLE):
+        if not _allowed(report, reason.removeprefix("Skipped: ")):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
 
@@ -84,6 +98,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The upgrade check changes the installed version, so it always runs last.
     items.sort(key=lambda item: item.get_closest_marker("upgrade") is not None)
+    # KIT_UPGRADE=skip:<layer> (the kit's bounded tier, for a layer with tests.upgrade =
+    # "matrix"): this target installs <layer>'s package, whose upgrade that layer's
+    # contract proves in the same tier; `./kit test --matrix` runs it here too.
+    skip, _, proven_by = os.environ.get("KIT_UPGRADE", "").partition(":")
+    if skip == "skip":
+        mark = pytest.mark.skip(
+            reason=f"{TIER} this target upgrades with the {proven_by or 'package'} layer's "
+            "package, whose upgrade that layer's contract proves in this tier"
+        )
+        for item in items:
+            if item.get_closest_marker("upgrade") is not None:
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")

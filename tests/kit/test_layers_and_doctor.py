@@ -202,7 +202,31 @@ def test_a_matrix_only_selftest_is_skipped_outside_the_matrix(
     from kitcli import harness
 
     monkeypatch.delenv("KIT_TIER", raising=False)
-    assert harness._selftest_env(layers.get("hardware")) == {"KIT_SELFTEST": "skip"}
-    assert harness._selftest_env(layers.get("packer")) == {}
+    assert harness.tier_env(layers.get("hardware"))["KIT_SELFTEST"] == "skip"
+    assert "KIT_SELFTEST" not in harness.tier_env(layers.get("packer"))
     monkeypatch.setenv("KIT_TIER", "matrix")
-    assert harness._selftest_env(layers.get("hardware")) == {}
+    assert harness.tier_env(layers.get("hardware")) == {}
+
+
+def test_an_image_layers_upgrade_is_left_to_the_matrix_naming_who_proves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kitcli import harness
+
+    monkeypatch.delenv("KIT_TIER", raising=False)
+    for image in ("packer", "hardware"):
+        assert harness.tier_env(layers.get(image))["KIT_UPGRADE"] == "skip:deb"
+    assert "KIT_UPGRADE" not in harness.tier_env(layers.get("deb"))
+    monkeypatch.setenv("KIT_TIER", "matrix")
+    assert harness.tier_env(layers.get("packer")) == {}
+
+
+def test_upgrade_matrix_without_packages_from_is_refused(tmp_path: Path) -> None:
+    text = (layers.ROOT / "packer" / "layer.toml").read_text()
+    assert '\nupgrade = "matrix"' in text
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "layer.toml").write_text(
+        "\n".join(ln for ln in text.splitlines() if not ln.startswith("packages_from ="))
+    )
+    with pytest.raises(KitError, match=r"packages_from is not set.*remove tests\.upgrade"):
+        layers.discover(tmp_path)
