@@ -86,3 +86,17 @@ def test_shipped_settings_pass_the_check(layer: Path) -> None:
     """The shipped image.conf gets past the settings check (to the next, host-dependent one)."""
     proc = _build(layer)
     assert "in hardware/image.conf" not in proc.stderr, proc.stderr
+
+
+def test_card_checks_refuse_a_card_a_that_is_not_up(tmp_path: Path) -> None:
+    """The scenario lends its VM as card A (--card-a); a name with no VM up stops the
+    checks before booting anything, naming how to boot it."""
+    (tmp_path / "x.img").write_bytes(b"")
+    proc = subprocess.run(
+        ["bash", str(ROOT / "hardware/tests/boot-checks.sh"), "--image-dir", str(tmp_path),
+         "--service", "svc", "--port", "8080", "--card-a", "kit-no-such-card"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "--card-a kit-no-such-card: no VM of that name is up" in proc.stderr
+    assert "fix: boot it: ./kit vm up kit-no-such-card" in proc.stderr
