@@ -369,11 +369,11 @@ def _boot(name: str, image: Path, guest_port: int, *, accel: str, timeout: float
             f"hostfwd=tcp:127.0.0.1:{service_port}-:{guest_port}"
         )
         cpu = ["-cpu", "host"] if accel == "kvm" else []
-        pidfile = directory / "qemu.pid"
+        pidfile, serial = directory / "qemu.pid", directory / "serial.log"
         argv = [
             board.qemu, *board.board, "-accel", accel, *cpu, "-smp", SMP, "-m", str(memory),
             "-display", "none", "-daemonize", "-pidfile", str(pidfile),
-            "-serial", f"file:{directory / 'serial.log'}", *kernel, *drives,
+            "-serial", f"file:{serial}", *kernel, *drives,
             "-netdev", net, "-device", "virtio-net-pci,netdev=n0",
             "-device", "virtio-rng-pci",
         ]  # fmt: skip
@@ -392,21 +392,20 @@ def _boot(name: str, image: Path, guest_port: int, *, accel: str, timeout: float
         )
         (directory / "instance.json").write_text(json.dumps(asdict(instance), indent=2) + "\n")
         started, deadline = time.monotonic(), time.monotonic() + timeout
-        serial = directory / "serial.log"
         while not _ssh_ok(instance):
             if _panicked(serial):
                 tail = _tail(serial)
                 down(name, quiet=True)
                 raise GuestPanic(tail)
             if not _alive(instance.pid):
-                tail = _tail(directory / "serial.log")
+                tail = _tail(serial)
                 down(name, quiet=True)
                 raise KitError(
                     f"qemu exited while booting {image.name}:\n{tail}",
                     "read the console above; check the image with qemu-img check",
                 )
             if time.monotonic() > deadline:
-                tail = _tail(directory / "serial.log")
+                tail = _tail(serial)
                 down(name, quiet=True)
                 raise KitError(
                     f"{name}: no SSH login within {timeout:.0f} s ({accel}); console tail:\n{tail}",

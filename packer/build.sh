@@ -180,14 +180,14 @@ t=$SECONDS
 # qemu's multi-threaded TCG (an SMP guest without KVM) now and then leaves a stale int3
 # from the guest kernel's boot-time code patching: "Oops: int3" then "Kernel panic" on the
 # console, and the same image boots the next time. Only that failure is retried.
-attempts=3
+attempts=3 panic='Kernel panic - not syncing'
 for attempt in $(seq 1 "$attempts"); do
   rm -rf "$work/out" "$work/serial.log"
   "${cmd[@]}" > >(sed 's/^/    /') 2>&1 &
   packer_pid=$!
   # A panicked guest never answers SSH: stop Packer at once rather than after ssh_timeout.
   while kill -0 "$packer_pid" 2>/dev/null; do
-    if grep -q 'Kernel panic - not syncing' "$work/serial.log" 2>/dev/null; then
+    if grep -qF "$panic" "$work/serial.log" 2>/dev/null; then
       kill -TERM "$packer_pid" 2>/dev/null || true
       break
     fi
@@ -198,7 +198,7 @@ for attempt in $(seq 1 "$attempts"); do
   fi
   packer_pid=""
   if [ "$accel" = tcg ] && [ "$attempt" -lt "$attempts" ] \
-    && grep -q 'Kernel panic - not syncing' "$work/serial.log" 2>/dev/null; then
+    && grep -qF "$panic" "$work/serial.log" 2>/dev/null; then
     echo "  the build VM's kernel panicked while booting (attempt $attempt of $attempts; a known fault of qemu's TCG, not of the image) — building again" >&2
     continue
   fi
