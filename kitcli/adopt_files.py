@@ -35,6 +35,7 @@ CI_FILE = ".ci/run"  # the kit's CI entry point, copied to .ci/run or .ci/kit-ru
 KIT_DIRS = ("kitcli", "lib", "templates", "tests/contract", "tests/selftest")
 # Single files copied when the kit has them: test + lint configs the copied tools read.
 KIT_FILES = (
+    ".config/molecule/config.yml",  # what every molecule scenario shares
     "tests/__init__.py",
     "conftest.py",  # loads the contract's pytest plugin for every suite under the root
     "pytest.ini",

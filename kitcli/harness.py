@@ -23,6 +23,10 @@ from kitcli.steps import console, run, step
 
 DIST = ROOT / "dist"
 ANSIBLE = ROOT / "ansible"
+# What every scenario shares. Molecule finds it by itself at a git repository's root; the
+# kit names it (relative to ANSIBLE, where molecule runs) so a service adopted into a
+# directory that is no git repository gets it too.
+MOLECULE_BASE = "../.config/molecule/config.yml"
 VENV_BIN = ROOT / ".kit" / "venv" / "bin"
 
 
@@ -222,6 +226,11 @@ def artifact_tests(settings: Settings, layer: Layer, distro: str) -> None:
             run(argv, cwd=ROOT, fix=f"see {layer.directory.name}/README.md, section Test")
 
 
+def molecule(*args: str) -> list[str]:
+    """The molecule command line, with the kit's shared scenario config."""
+    return ["molecule", "--base-config", MOLECULE_BASE, *args]
+
+
 def molecule_env(
     settings: Settings, layer: Layer, distro: str, image: str, package_format: str = ""
 ) -> dict[str, str]:
@@ -242,6 +251,11 @@ def molecule_env(
     } | tier_env(layer)
 
 
+def by_hand(env: dict[str, str]) -> str:
+    """The variables a scenario run by hand needs (see .config/molecule/config.yml)."""
+    return " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KIT_VARS", "KIT_IMAGE", "KIT_PORT"))
+
+
 def tier_env(layer: Layer) -> dict[str, str]:
     """Outside `kit test --matrix` (KIT_TIER=matrix): KIT_SELFTEST=skip
     (ansible/tasks/contract.yml) for a tests.selftest = "matrix" layer, KIT_UPGRADE=skip
@@ -258,7 +272,7 @@ def molecule_test(scenario: str, env: dict[str, str], fix: str, package_format: 
     """A whole scenario: create, converge, idempotence, verify, destroy."""
     of = f" (the .{package_format})" if package_format else ""
     with step(f"molecule test -s {scenario}{of}"):
-        run(["molecule", "test", "-s", scenario], cwd=ANSIBLE, env=env, fix=fix)
+        run(molecule("test", "-s", scenario), cwd=ANSIBLE, env=env, fix=fix)
 
 
 def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> None:
@@ -274,8 +288,8 @@ def _test_container(settings: Settings, layer: Layer, distro: str, prebuilt: boo
         molecule_test(
             layer.scenario,
             env,
-            f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s "
-            f"{layer.scenario}` and `molecule verify -s {layer.scenario}` to look at the target",
+            f"rerun `cd ansible && {by_hand(env)} molecule converge -s {layer.scenario}` "
+            f"and `molecule verify -s {layer.scenario}` to look at the target",
             package_format,
         )
 
@@ -290,7 +304,7 @@ def _drill_container(
     fix = f"look at the target: cd ansible && molecule login -s {layer.scenario}"
     try:
         with step(f"molecule converge -s {layer.scenario}"):
-            run(["molecule", "converge", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+            run(molecule("converge", "-s", layer.scenario), cwd=ANSIBLE, env=env, fix=fix)
         user = "root@" if layer.contract.get("supervisor") == "docker" else ""
         hosts = f"docker://{user}{facts(settings, layer, distro)['kit_instance']}"
         with step(f"fault drills, {trials} crash trials"):
@@ -314,7 +328,7 @@ def _drill_container(
     finally:
         if not keep:
             with step(f"molecule destroy -s {layer.scenario}"):
-                run(["molecule", "destroy", "-s", layer.scenario], cwd=ANSIBLE, env=env, fix=fix)
+                run(molecule("destroy", "-s", layer.scenario), cwd=ANSIBLE, env=env, fix=fix)
 
 
 def drill(settings: Settings, layer: Layer, distro: str, trials: int, keep: bool) -> None:

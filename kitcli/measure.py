@@ -232,11 +232,16 @@ def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> N
     fix = f"run ./kit test {layer.name} to see the install fail under the contract"
     try:
         with step(f"{layer.name}: a fresh target ({image})"):
-            run(["molecule", "create", "-s", layer.scenario], cwd=harness.ANSIBLE, env=env, fix=fix)
+            run(
+                harness.molecule("create", "-s", layer.scenario),
+                cwd=harness.ANSIBLE,
+                env=env,
+                fix=fix,
+            )
         with step(f"{layer.name}: install, network off (molecule converge)"):
             start = time.monotonic()
             run(
-                ["molecule", "converge", "-s", layer.scenario],
+                harness.molecule("converge", "-s", layer.scenario),
                 cwd=harness.ANSIBLE,
                 env=env,
                 fix=fix,
@@ -262,7 +267,7 @@ def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> N
             row.add("p99_ms", p99)
     finally:
         subprocess.run(
-            ["molecule", "destroy", "-s", layer.scenario],
+            harness.molecule("destroy", "-s", layer.scenario),
             cwd=harness.ANSIBLE,
             env={**os.environ, **env},
             capture_output=True,

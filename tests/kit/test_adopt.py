@@ -74,7 +74,7 @@ def kit(tmp_path: Path) -> Path:
         write(root / "ansible" / "molecule" / layer / "molecule.yml", f"# {layer}\n")
         write(root / "ansible" / "roles" / f"service_{layer}" / "tasks" / "main.yml", "---\n")
     write(root / "ansible" / "ansible.cfg", "[defaults]\n")
-    write(root / "ansible" / "roles" / "service" / "tasks" / "main.yml", "---\n")
+    write(root / "ansible" / "roles" / "service_common" / "tasks" / "main.yml", "---\n")
     write(root / "ansible" / "tasks" / "contract.yml", "---\n")
     write(root / "ansible" / "molecule" / "shared" / "upgrade.yml", "---\n")
     return root
@@ -248,7 +248,7 @@ def test_first_adopt_copies_the_kit_and_writes_a_valid_kit_toml(service: Path, k
     assert {"tests/__init__.py", "tests/contract/test_contract.py", "ruff.toml", ".ci/run"} <= files
     assert {"wheel/build.sh", "deb/build.sh", "ansible/ansible.cfg"} <= files
     assert {
-        "ansible/roles/service/tasks/main.yml",
+        "ansible/roles/service_common/tasks/main.yml",
         "ansible/roles/service_deb/tasks/main.yml",
     } <= files
     assert {"ansible/molecule/deb/molecule.yml", "ansible/molecule/shared/upgrade.yml"} <= files
