@@ -12,7 +12,15 @@ import zipfile
 from pathlib import Path
 
 # Suffixes of the files a layer's out dir holds that are not artifacts of their own.
-SIDE_SUFFIXES = (".sha256", ".lintian.txt", ".build-times.tsv", ".packages.tsv", ".json", ".bmap")
+SIDE_SUFFIXES = (
+    ".sha256",
+    ".lintian.txt",
+    ".build-times.tsv",
+    ".packages.tsv",
+    ".json",
+    ".bmap",
+    ".log",
+)
 
 
 def main_artifacts(out: Path) -> list[Path]:

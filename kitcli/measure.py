@@ -6,11 +6,13 @@ a short load."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -69,14 +71,21 @@ def measure_build(settings: Settings, layer: Layer, distro: str, row: Row) -> Pa
     out = harness.out_dir(
         layer, layer.build_distro(settings, distro), settings.version, layer.target_arch
     )
+    image = out / "image.json"  # a container image lives in the engine, not in a file
     found = artifacts.main_artifacts(out)
-    if not found:
+    if image.is_file():
+        built = json.loads(image.read_text())
+        # What a registry stores and a host pulls: the build's `docker save | gzip` of it.
+        row.add("artifact_bytes", float(built["compressed_bytes"]))
+        row.facts["artifact"] = f"{built['image']} (image, {built['layers']} layers)"
+    elif found:
+        row.add("artifact_bytes", float(sum(p.stat().st_size for p in found)))
+        counts = [artifacts.members(p) for p in found]
+        if all(c is not None for c in counts):
+            row.add("files", float(sum(len(c or {}) for c in counts)))
+        row.facts["artifact"] = ", ".join(p.name for p in found)
+    else:
         raise KitError(f"{layer.name}'s build left no artifact in {out}", "see its build above")
-    row.add("artifact_bytes", float(sum(p.stat().st_size for p in found)))
-    counts = [artifacts.members(p) for p in found]
-    if all(c is not None for c in counts):
-        row.add("files", float(sum(len(c or {}) for c in counts)))
-    row.facts["artifact"] = ", ".join(p.name for p in found)
     row.facts["sbom"] = ", ".join(p.name for p in artifacts.sboms(out)) or "none"
     row.facts["host_needs"] = host_needs(layer)
     return out
@@ -112,6 +121,12 @@ def measure_reproducible(
         )
         other = clone / out.relative_to(ROOT)
         verdicts = []
+        if (out / "image.json").is_file():  # an image: the engine's content digest of it
+            ids = [json.loads((d / "image.json").read_text())["id"] for d in (out, other)]
+            if ids[0] != ids[1]:
+                verdicts.append(f"the image: id {ids[0][:19]} here, {ids[1][:19]} there")
+        elif not artifacts.main_artifacts(out):
+            raise KitError(f"no artifact file in {out} to compare", "see the build above")
         for mine in artifacts.main_artifacts(out):
             theirs = other / mine.name
             if not theirs.is_file():
@@ -187,6 +202,72 @@ def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
     raise KitError(f"{url} did not answer 200 within 120 s of a start", "see the unit's journal")
 
 
+def _container_start_ms(settings: Settings, instance: str) -> float:
+    """Milliseconds from `docker start` of the stopped container to the first 200 on the
+    health path (the engine's own start: namespaces, mounts, the interpreter, the app)."""
+    run(["docker", "stop", instance], capture=True)
+    start = time.monotonic()
+    run(["docker", "start", instance], capture=True)
+    url = _published(settings, instance) + settings.http["health"]  # may move on a start
+    deadline = start + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return (time.monotonic() - start) * 1000
+        except OSError:
+            time.sleep(0.01)
+    raise KitError(f"{url} did not answer 200 within 120 s of a start", f"docker logs {instance}")
+
+
+def _container_rss(instance: str) -> float:
+    """Bytes resident in the container's processes (read from this host's /proc)."""
+    pids = subprocess.run(
+        ["docker", "top", instance, "-eo", "pid"], capture_output=True, text=True, check=True
+    ).stdout.split()[1:]
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        total += int(found.group(1)) * 1024 if found else 0
+    return float(total)
+
+
+def _container_image(instance: str) -> tuple[float, int]:
+    """The container's image: bytes in the engine's store, and its files (a FROM scratch
+    image has no `find`: the container's filesystem read as docker exports it)."""
+    image = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Image}}", instance],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    size = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Size}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with subprocess.Popen(["docker", "export", instance], stdout=subprocess.PIPE) as export:
+        assert export.stdout is not None
+        with tarfile.open(fileobj=export.stdout, mode="r|") as tar:
+            files = sum(1 for member in tar if member.isfile())
+    if export.returncode != 0:
+        raise KitError(f"docker export {instance} failed", f"docker logs {instance}")
+    return float(size), files
+
+
+def _published(settings: Settings, instance: str) -> str:
+    """http://host:port where the engine publishes the service's port of INSTANCE now."""
+    where = subprocess.run(
+        ["docker", "port", instance, f"{settings.port}/tcp"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    return f"http://{where}"
+
+
 def _rss(settings: Settings, instance: str) -> float:
     """Bytes resident in the service's processes (every process of its unit's cgroup)."""
     kb = _sh(
@@ -218,9 +299,11 @@ def _load(url: str, seconds: int) -> tuple[float, float]:
 def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> None:
     """Install this version on a fresh local target (the layer's molecule scenario, under
     its own instance name), then measure: install time, start → first health 200, RSS,
-    installed size, a short load. Container targets under systemd only, so far."""
-    if layer.target_kind != "container" or layer.contract.get("supervisor") != "systemd":
-        row.facts["target"] = "not measured yet (only systemd container targets so far)"
+    installed size, a short load. Container targets (systemd or the docker engine as the
+    supervisor) so far; a VM target's row says it was not measured."""
+    supervisor = layer.contract.get("supervisor")
+    if layer.target_kind != "container" or supervisor not in ("systemd", "docker"):
+        row.facts["target"] = "not measured yet (container targets so far)"
         return
     image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
     env = harness.molecule_env(settings, layer, distro, image)
@@ -247,21 +330,23 @@ def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> N
                 fix=fix,
             )
             row.add("install_s", time.monotonic() - start)
-        port = subprocess.run(
-            ["docker", "port", instance, f"{settings.port}/tcp"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[0]
-        base = f"http://{port}"
-        health = base + settings.http["health"]
+        health = _published(settings, instance) + settings.http["health"]
         with step(f"{layer.name}: start → first {settings.http['health']}, RSS, size, load"):
-            row.add("start_ms", _healthz_after_start(settings, instance, health))
-            time.sleep(2)  # the workers settle before RSS is read
-            row.add("rss_bytes", _rss(settings, instance))
-            root = layer.contract_facts(settings)["install_root"]
-            row.add("installed_bytes", float(_sh(instance, f"du -sb {root} | cut -f1")))
-            row.facts["installed_files"] = _sh(instance, f"find {root} -type f | wc -l")
+            if supervisor == "docker":  # the instance is the service's own container
+                row.add("start_ms", _container_start_ms(settings, instance))
+                health = _published(settings, instance) + settings.http["health"]
+                time.sleep(2)  # the workers settle before RSS is read
+                row.add("rss_bytes", _container_rss(instance))
+                size, files = _container_image(instance)
+                row.add("installed_bytes", size)
+                row.facts["installed_files"] = str(files)
+            else:
+                row.add("start_ms", _healthz_after_start(settings, instance, health))
+                time.sleep(2)  # the workers settle before RSS is read
+                row.add("rss_bytes", _rss(settings, instance))
+                root = layer.contract_facts(settings)["install_root"]
+                row.add("installed_bytes", float(_sh(instance, f"du -sb {root} | cut -f1")))
+                row.facts["installed_files"] = _sh(instance, f"find {root} -type f | wc -l")
             rps, p99 = _load(health, 5)
             row.add("rps", rps)
             row.add("p99_ms", p99)
