@@ -188,6 +188,13 @@ PREREQS: tuple[Prereq, ...] = (
         ("aptly", "gnupg"),
         "apt-get install -y aptly gnupg",
     ),
+    Prereq(
+        "createrepo_c",
+        "the fleet's signed rpm repository (ansible/playbooks/fleet/publish.yml with .rpm files)",
+        _has("createrepo_c"),
+        ("createrepo-c",),
+        "apt-get install -y createrepo-c",
+    ),
     Prereq("packer", "packer/", _has("packer"), ("packer",), "apt-get install -y packer"),
     Prereq("ruby", "omnibus/", _has("ruby"), ("ruby",), "apt-get install -y ruby"),
 )

@@ -1,7 +1,9 @@
 """`kit test fleet`: the fleet playbooks (ansible/playbooks/fleet) proven on three systemd
 containers and a repository server (molecule scenario ansible/molecule/fleet): a signed
-apt repository, a health-gated rolling update, every refusal, a rollback. Then the ad-hoc
-path: the fabric tasks (ansible/fabric) against a systemd container with sshd."""
+apt repository, a health-gated rolling update, every refusal, a rollback; and, with the
+rpm layer in the checkout, a signed rpm repository an rpm host installs from (a tampered
+package and a tampered repomd.xml refused). Then the ad-hoc path: the fabric tasks
+(ansible/fabric) against a systemd container with sshd."""
 
 from __future__ import annotations
 
@@ -16,6 +18,29 @@ SCENARIO = "fleet"
 SCENARIO_DIR = ROOT / "ansible" / "molecule" / SCENARIO
 FABRIC_TESTS = ROOT / "ansible" / "fabric" / "tests"
 SSH_PACKAGES = ("openssh-server",)  # on top of the deb layer's target image: an SSH host
+RPM_LAYER = "rpm"  # the rpm host: this layer's target image, its packages in the rpm repository
+RPM_GROUP = "fleet_rpm"  # the scenario's inventory group of the rpm host
+IDLE_GROUP = "idle"  # ... and where it waits, doing nothing, without the rpm layer
+
+
+def rpm_host_env(fallback_image: str, rpm_image: str | None) -> dict[str, str]:
+    """What the scenario's rpm host needs (molecule.yml reads it): the rpm layer's target
+    image, or, without the rpm layer (RPM_IMAGE None), FALLBACK_IMAGE in a group no play
+    names. Its packages are dist/rpm/<distro>/<version>/ (the scenario finds them)."""
+    if rpm_image is None:
+        return {"KIT_RPM_IMAGE": fallback_image, "KIT_FLEET_RPM_GROUP": IDLE_GROUP}
+    return {"KIT_RPM_IMAGE": rpm_image, "KIT_FLEET_RPM_GROUP": RPM_GROUP}
+
+
+def _rpm_half(settings: Settings, distro: str) -> str | None:
+    """Build this and the next version's .rpm and make the rpm layer's target image;
+    return that image (None when this checkout has no rpm layer)."""
+    if RPM_LAYER not in layers.discover():
+        return None
+    rpm = layers.get(RPM_LAYER)
+    image = images.ensure(settings, rpm.target_image, distro, rpm.target_packages)
+    harness.build_for_test(settings, rpm, distro)
+    return image
 
 
 def available() -> bool:
@@ -24,18 +49,21 @@ def available() -> bool:
 
 
 def test(settings: Settings, distro: str) -> None:
-    """Build this and the next version's .deb, then run the whole fleet scenario."""
+    """Build this and the next version's .deb (and .rpm), then run the whole fleet scenario."""
     layer = layers.get(LAYER)
     with step(f"test fleet on {distro}"):
         image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
         harness.build_for_test(settings, layer, distro)
-        env = harness.molecule_env(settings, layer, distro, image) | {
-            "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule" / SCENARIO),
-        }
+        rpm = _rpm_half(settings, distro)
+        env = (
+            harness.molecule_env(settings, layer, distro, image)
+            | {"MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule" / SCENARIO)}
+            | rpm_host_env(image, rpm)
+        )
         harness.molecule_test(
             SCENARIO,
             env,
-            f"rerun `cd ansible && KIT_VARS={env['KIT_VARS']} molecule converge -s {SCENARIO}` "
+            f"rerun `cd ansible && {harness.by_hand(env)} molecule converge -s {SCENARIO}` "
             f"and `molecule verify -s {SCENARIO}` to look at the fleet",
         )
         if FABRIC_TESTS.is_dir():
