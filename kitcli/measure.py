@@ -185,12 +185,8 @@ def _sh(instance: str, script: str) -> str:
     return done.stdout.strip()
 
 
-def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
-    """Milliseconds from `systemctl start` to the first 200 on the health path (polled
-    every 10 ms from this host through the published port)."""
-    _sh(instance, f"systemctl stop {settings.name}")
-    start = time.monotonic()
-    _sh(instance, f"systemctl start --no-block {settings.name}")
+def _first_200_ms(url: str, start: float, fix: str) -> float:
+    """Milliseconds from START (time.monotonic) to URL's first 200, polled every 10 ms."""
     deadline = start + 120
     while time.monotonic() < deadline:
         try:
@@ -199,7 +195,16 @@ def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
                     return (time.monotonic() - start) * 1000
         except OSError:
             time.sleep(0.01)
-    raise KitError(f"{url} did not answer 200 within 120 s of a start", "see the unit's journal")
+    raise KitError(f"{url} did not answer 200 within 120 s of a start", fix)
+
+
+def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
+    """Milliseconds from `systemctl start` to the first 200 on the health path (polled
+    every 10 ms from this host through the published port)."""
+    _sh(instance, f"systemctl stop {settings.name}")
+    start = time.monotonic()
+    _sh(instance, f"systemctl start --no-block {settings.name}")
+    return _first_200_ms(url, start, "see the unit's journal")
 
 
 def _container_start_ms(settings: Settings, instance: str) -> float:
@@ -209,15 +214,7 @@ def _container_start_ms(settings: Settings, instance: str) -> float:
     start = time.monotonic()
     run(["docker", "start", instance], capture=True)
     url = _published(settings, instance) + settings.http["health"]  # may move on a start
-    deadline = start + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return (time.monotonic() - start) * 1000
-        except OSError:
-            time.sleep(0.01)
-    raise KitError(f"{url} did not answer 200 within 120 s of a start", f"docker logs {instance}")
+    return _first_200_ms(url, start, f"read docker logs {instance}")
 
 
 def _container_rss(instance: str) -> float:
