@@ -15,6 +15,8 @@
 #   --standin-base      offline machines: when BASE_IMAGE is absent locally, build and tag
 #                       a stand-in (docker/python-base.Dockerfile) with its name
 #   --source-url URL    org.opencontainers.image.source (default: kit.toml's homepage)
+# Environment: KIT_NO_CACHE=1 builds the stand-in base and every layer again (no engine
+# cache), as `kit compare` does to time a base component's patch.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,18 +63,22 @@ show "${cmd[@]}"
   "fix docker/Dockerfile.j2; an ignore needs '# hadolint ignore=DLxxxx' and a reason"
 
 # --- the base image -------------------------------------------------------------------
+# KIT_NO_CACHE=1 (kit compare's patch cost: a base component changed): the stand-in base
+# and every layer are built again, nothing from the engine's cache.
+no_cache=()
+[ "${KIT_NO_CACHE:-}" != 1 ] || no_cache=(--no-cache)
 if $standin_base; then
   recipe="$( (cat "$here/python-base.Dockerfile"; echo "$KIT_DISTRO") | sha256sum | cut -c1-16)"
   have="$(docker image inspect -f '{{index .Config.Labels "org.kit.stand-in"}}' "$base_image" 2>/dev/null || echo absent)"
-  if [ "$have" = "$recipe" ]; then
+  if [ "$have" = "$recipe" ] && [ "${KIT_NO_CACHE:-}" != 1 ]; then
     step "base $base_image: local stand-in, current (recipe $recipe)"
   elif [ "$have" != absent ] && [ -z "$have" ]; then
     step "base $base_image: the real upstream image is present — using it"
   else
-    step "base $base_image: absent — building the offline stand-in (Debian's python3 on debian:$KIT_DISTRO-slim)"
+    step "base $base_image: absent or KIT_NO_CACHE=1 — building the offline stand-in (Debian's python3 on debian:$KIT_DISTRO-slim)"
     kit_require_image "debian:$KIT_DISTRO-slim"
     mkdir "$work/empty"
-    cmd=(docker build --force-rm -f "$here/python-base.Dockerfile" --build-arg "DEBIAN_IMAGE=debian:$KIT_DISTRO-slim"
+    cmd=(docker build --force-rm ${no_cache[@]+"${no_cache[@]}"} -f "$here/python-base.Dockerfile" --build-arg "DEBIAN_IMAGE=debian:$KIT_DISTRO-slim"
          --label "org.kit.stand-in=$recipe" -t "$base_image" "$work/empty")
     show "${cmd[@]}"
     "${cmd[@]}" || die "building the stand-in base failed" "check that http://deb.debian.org is reachable from containers"
@@ -115,7 +121,7 @@ if [ "$revision" != unknown ] && [ -n "$(git -C "$KIT_ROOT" status --porcelain 2
 fi
 created="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
 ref="$image:$KIT_VERSION-$KIT_DISTRO"
-cmd=(docker build --force-rm -f "$dockerfile" --iidfile "$work/iid"
+cmd=(docker build --force-rm ${no_cache[@]+"${no_cache[@]}"} -f "$dockerfile" --iidfile "$work/iid"
      --build-arg "BASE_IMAGE=$base_image" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
 [ -z "$source_url" ] || cmd+=(--build-arg "SOURCE=$source_url")
 cmd+=(-t "$ref" "$ctx")

@@ -3,6 +3,7 @@ artifacts (kitcli/measure.py) and write the report (kitcli/report.py) to dist/co
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from kitcli.settings import ROOT, load
 from kitcli.steps import console
 
 OUT = ROOT / "dist" / "compare"
+README = ROOT / "README.md"
 
 
 def check_choice(names: list[str], runs: int) -> None:
@@ -45,11 +47,24 @@ def compare_cmd(
             help="build each layer a second time in another checkout and compare the bytes",
         ),
     ] = True,
+    patch: Annotated[
+        bool,
+        typer.Option(
+            "--patch/--no-patch",
+            help="time a rebuild with the bases made again (a base component's patch cost)",
+        ),
+    ] = True,
+    update_readme: Annotated[
+        bool,
+        typer.Option("--update-readme", help="put this run's table and size chart into README.md"),
+    ] = False,
 ) -> None:
     """Build each layer and measure what it costs and gives, side by side (dist/compare/)."""
     settings = load()
     names = [n.strip() for n in layer_list.split(",") if n.strip()] if layer_list else []
     check_choice(names, runs)
+    if update_readme:
+        report.readme_parts(README)
     chosen = measure.known(names or list(layers.discover()))
     d = distro or settings.default_distro
     if d not in settings.distros:
@@ -59,12 +74,16 @@ def compare_cmd(
     start = time.monotonic()
     rows = []
     for layer in chosen:
-        rows.append(measure.measure(settings, layer, d, runs, reproducible))
+        rows.append(measure.measure(settings, layer, d, runs, reproducible, patch))
         if rows[-1].error:
             console.print(f"[red]✗ {layer.name}: {rows[-1].error}[/] — going on with the others")
     report.terminal(rows)
     written = report.write(rows, OUT, runs, d, settings.version)
     console.print(f"report: {written['md']}, {written['html']} ({time.monotonic() - start:.0f} s)")
+    if update_readme:
+        where = json.loads(written["json"].read_text(encoding="utf-8"))["machine"]
+        report.update_readme(README, rows, report.about(where, runs, d))
+        console.print(f"README: the table and the size chart updated ({README})")
     if any(r.error for r in rows):
         raise typer.Exit(1)
 

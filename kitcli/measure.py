@@ -1,42 +1,30 @@
 """One layer's measurements for `kit compare`, every figure read from the real build and
 install of this run: cold build, rebuild after a change, artifact size and file count,
-SBOM, whether a second build of the same commit in another checkout gives the same bytes;
-then on a fresh target: install time, installed size, start → first health 200, RSS and
-a short load."""
+SBOM, the patch cost of a base component, whether a second build of the same commit in
+another checkout gives the same bytes; then on a fresh target (kitcli/measure_target.py):
+install time, installed size, start → first health 200, RSS, a short load, the contract."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from kitcli import artifacts, harness, images, layers
+from kitcli import artifacts, harness, layers
 from kitcli.errors import KitError
 from kitcli.layers import Layer
+from kitcli.measure_target import measure_target
+from kitcli.rows import Row
 from kitcli.settings import ROOT, Settings
 from kitcli.steps import console, run, step
 
-
-@dataclass
-class Row:
-    """One layer's line of the report: numbers per run, facts, or the first error line."""
-
-    layer: Layer
-    runs: dict[str, list[float]] = field(default_factory=dict)
-    facts: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-
-    def add(self, metric: str, value: float) -> None:
-        self.runs.setdefault(metric, []).append(value)
+__all__ = ["Row", "host_needs", "known", "measure", "patch_path"]
 
 
 def host_needs(layer: Layer) -> str:
@@ -47,6 +35,18 @@ def host_needs(layer: Layer) -> str:
         return "a container engine"
     python = "python" in layer.target_image or "python3" in layer.target_packages
     return "systemd + python3" if python else "systemd (no python)"
+
+
+def patch_path(layer: Layer) -> tuple[bool, str]:
+    """When a base component changes (a Debian package of the base, or the CPython and
+    OpenSSL an artifact embeds): must the artifact be rebuilt, and what does each host do?"""
+    if layer.target_kind == "vm":
+        return True, "new machines: the rebuilt image; running ones: apt upgrade + restart"
+    if layer.contract.get("supervisor") == "docker":
+        return True, "pull the rebuilt image, replace each container"
+    if host_needs(layer).endswith("python3"):
+        return False, "apt upgrade (the host's python3, libssl) + restart; no rebuild"
+    return True, "install the rebuilt package on each host (it embeds CPython, OpenSSL)"
 
 
 def _timed_build(settings: Settings, layer: Layer, distro: str, version: str) -> float:
@@ -89,6 +89,28 @@ def measure_build(settings: Settings, layer: Layer, distro: str, row: Row) -> Pa
     row.facts["sbom"] = ", ".join(p.name for p in artifacts.sboms(out)) or "none"
     row.facts["host_needs"] = host_needs(layer)
     return out
+
+
+def measure_patch(settings: Settings, layer: Layer, distro: str, row: Row, timed: bool) -> None:
+    """The time to a fixed artifact when a base component changes: the same version built
+    with every base the build caches made again — an empty cache dir (the Pi's and the VM's
+    root filesystems, the Omnibus components) and KIT_NO_CACHE=1 (no engine layer cache) —
+    or none, where the host's own apt upgrade is the fix."""
+    rebuild, hosts = patch_path(layer)
+    row.facts["patch"] = hosts
+    if not rebuild or not timed:
+        row.facts["patch"] += "" if not rebuild else " (the rebuild not timed: --no-patch)"
+        return
+    with (
+        step(f"{layer.name}: patch cost — rebuild with its bases made again"),
+        tempfile.TemporaryDirectory(prefix="kit-patch-", dir="/var/tmp") as tmp,
+    ):
+        fresh = dataclasses.replace(settings, cache_dir=Path(tmp))
+        os.environ["KIT_NO_CACHE"] = "1"
+        try:
+            row.add("patch_s", _timed_build(fresh, layer, distro, settings.version))
+        finally:
+            del os.environ["KIT_NO_CACHE"]
 
 
 def _checkout(into: Path) -> Path:
@@ -144,13 +166,16 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducible: bool) -> Row:
+def measure(
+    settings: Settings, layer: Layer, distro: str, runs: int, reproducible: bool, patch: bool
+) -> Row:
     """Every run of one layer; a failure ends the row with its first error line."""
     row = Row(layer)
     try:
         for n in range(1, runs + 1):
             with step(f"{layer.name}: run {n} of {runs}"):
                 out = measure_build(settings, layer, distro, row)
+                measure_patch(settings, layer, distro, row, patch)
         for n in range(1, runs + 1):
             with step(f"{layer.name}: on its target, run {n} of {runs}"):
                 measure_target(settings, layer, distro, row)
@@ -166,192 +191,3 @@ def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducib
 def known(names: list[str]) -> list[Layer]:
     """The chosen layers, along the gradient (layer.rung); an unknown name stops here."""
     return sorted((layers.get(n) for n in names), key=lambda layer: (layer.rung, layer.name))
-
-
-def _sh(instance: str, script: str) -> str:
-    """A POSIX sh script inside the target container (no python there for some layers)."""
-    done = subprocess.run(
-        ["docker", "exec", instance, "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise KitError(
-            f"on {instance}: `{script[:60]}…` exited {done.returncode}: "
-            + done.stderr.strip()[:200],
-            f"look at the target: docker exec -it {instance} bash",
-        )
-    return done.stdout.strip()
-
-
-def _first_200_ms(url: str, start: float, fix: str) -> float:
-    """Milliseconds from START (time.monotonic) to URL's first 200, polled every 10 ms."""
-    deadline = start + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return (time.monotonic() - start) * 1000
-        except OSError:
-            time.sleep(0.01)
-    raise KitError(f"{url} did not answer 200 within 120 s of a start", fix)
-
-
-def _healthz_after_start(settings: Settings, instance: str, url: str) -> float:
-    """Milliseconds from `systemctl start` to the first 200 on the health path (polled
-    every 10 ms from this host through the published port)."""
-    _sh(instance, f"systemctl stop {settings.name}")
-    start = time.monotonic()
-    _sh(instance, f"systemctl start --no-block {settings.name}")
-    return _first_200_ms(url, start, "see the unit's journal")
-
-
-def _container_start_ms(settings: Settings, instance: str) -> float:
-    """Milliseconds from `docker start` of the stopped container to the first 200 on the
-    health path (the engine's own start: namespaces, mounts, the interpreter, the app)."""
-    run(["docker", "stop", instance], capture=True)
-    start = time.monotonic()
-    run(["docker", "start", instance], capture=True)
-    url = _published(settings, instance) + settings.http["health"]  # may move on a start
-    return _first_200_ms(url, start, f"read docker logs {instance}")
-
-
-def _container_rss(instance: str) -> float:
-    """Bytes resident in the container's processes (read from this host's /proc)."""
-    pids = subprocess.run(
-        ["docker", "top", instance, "-eo", "pid"], capture_output=True, text=True, check=True
-    ).stdout.split()[1:]
-    total = 0
-    for pid in pids:
-        status = Path(f"/proc/{pid}/status").read_text()
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        total += int(found.group(1)) * 1024 if found else 0
-    return float(total)
-
-
-def _container_image(instance: str) -> tuple[float, int]:
-    """The container's image: bytes in the engine's store, and its files (a FROM scratch
-    image has no `find`: the container's filesystem read as docker exports it)."""
-    image = subprocess.run(
-        ["docker", "inspect", "-f", "{{.Image}}", instance],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    size = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Size}}", image],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    with subprocess.Popen(["docker", "export", instance], stdout=subprocess.PIPE) as export:
-        assert export.stdout is not None
-        with tarfile.open(fileobj=export.stdout, mode="r|") as tar:
-            files = sum(1 for member in tar if member.isfile())
-    if export.returncode != 0:
-        raise KitError(f"docker export {instance} failed", f"docker logs {instance}")
-    return float(size), files
-
-
-def _published(settings: Settings, instance: str) -> str:
-    """http://host:port where the engine publishes the service's port of INSTANCE now."""
-    where = subprocess.run(
-        ["docker", "port", instance, f"{settings.port}/tcp"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[0]
-    return f"http://{where}"
-
-
-def _rss(settings: Settings, instance: str) -> float:
-    """Bytes resident in the service's processes (every process of its unit's cgroup)."""
-    kb = _sh(
-        instance,
-        "for p in /proc/[0-9]*; do grep -qs '/"
-        + settings.name
-        + ".service$' $p/cgroup && awk '/^VmRSS/ {print $2}' $p/status; done"
-        " | awk '{s += $1} END {print s + 0}'",
-    )
-    return float(kb) * 1024
-
-
-def _load(url: str, seconds: int) -> tuple[float, float]:
-    """wrk against the health path: requests/s and p99 latency in ms."""
-    done = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", done.stdout, re.M)
-    if not rps or not p99:
-        raise KitError(f"wrk printed no rate or p99: {done.stdout[:200]}", "check wrk's version")
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale
-
-
-def measure_target(settings: Settings, layer: Layer, distro: str, row: Row) -> None:
-    """Install this version on a fresh local target (the layer's molecule scenario, under
-    its own instance name), then measure: install time, start → first health 200, RSS,
-    installed size, a short load. Container targets (systemd or the docker engine as the
-    supervisor) so far; a VM target's row says it was not measured."""
-    supervisor = layer.contract.get("supervisor")
-    if layer.target_kind != "container" or supervisor not in ("systemd", "docker"):
-        row.facts["target"] = "not measured yet (container targets so far)"
-        return
-    image = images.ensure(settings, layer.target_image, distro, layer.target_packages)
-    env = harness.molecule_env(settings, layer, distro, image)
-    instance = f"kit-compare-{layer.name}-{distro}"
-    env |= {
-        "KIT_INSTANCE": instance,
-        "MOLECULE_EPHEMERAL_DIRECTORY": str(ROOT / ".kit" / "molecule-compare" / layer.scenario),
-    }
-    fix = f"run ./kit test {layer.name} to see the install fail under the contract"
-    try:
-        with step(f"{layer.name}: a fresh target ({image})"):
-            run(
-                harness.molecule("create", "-s", layer.scenario),
-                cwd=harness.ANSIBLE,
-                env=env,
-                fix=fix,
-            )
-        with step(f"{layer.name}: install, network off (molecule converge)"):
-            start = time.monotonic()
-            run(
-                harness.molecule("converge", "-s", layer.scenario),
-                cwd=harness.ANSIBLE,
-                env=env,
-                fix=fix,
-            )
-            row.add("install_s", time.monotonic() - start)
-        health = _published(settings, instance) + settings.http["health"]
-        with step(f"{layer.name}: start → first {settings.http['health']}, RSS, size, load"):
-            if supervisor == "docker":  # the instance is the service's own container
-                row.add("start_ms", _container_start_ms(settings, instance))
-                health = _published(settings, instance) + settings.http["health"]
-                time.sleep(2)  # the workers settle before RSS is read
-                row.add("rss_bytes", _container_rss(instance))
-                size, files = _container_image(instance)
-                row.add("installed_bytes", size)
-                row.facts["installed_files"] = str(files)
-            else:
-                row.add("start_ms", _healthz_after_start(settings, instance, health))
-                time.sleep(2)  # the workers settle before RSS is read
-                row.add("rss_bytes", _rss(settings, instance))
-                root = layer.contract_facts(settings)["install_root"]
-                row.add("installed_bytes", float(_sh(instance, f"du -sb {root} | cut -f1")))
-                row.facts["installed_files"] = _sh(instance, f"find {root} -type f | wc -l")
-            rps, p99 = _load(health, 5)
-            row.add("rps", rps)
-            row.add("p99_ms", p99)
-    finally:
-        subprocess.run(
-            harness.molecule("destroy", "-s", layer.scenario),
-            cwd=harness.ANSIBLE,
-            env={**os.environ, **env},
-            capture_output=True,
-            check=False,
-        )

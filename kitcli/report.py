@@ -17,7 +17,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from kitcli.measure import Row
+from kitcli.errors import KitError
+from kitcli.rows import Row
 from kitcli.settings import ROOT
 from kitcli.steps import console
 
@@ -37,6 +38,7 @@ COLUMNS = (
     Column("files", "files", "count"),
     Column("cold_build_s", "cold build", "s"),
     Column("warm_build_s", "rebuild after a change", "s"),
+    Column("patch_s", "base patched: rebuild", "s"),
     Column("installed_bytes", "installed size", "bytes"),
     Column("install_s", "install (offline)", "s"),
     Column("start_ms", "start → health 200", "ms"),
@@ -47,6 +49,8 @@ COLUMNS = (
 START_GOAL_MS = 1000.0  # start -> first health 200 <= 1 s
 FACTS = (
     ("host_needs", "host must provide"),
+    ("patch", "base patched: each host"),
+    ("contract", "contract"),
     ("installed_files", "installed files"),
     ("reproducible", "reproducible"),
     ("sbom", "SBOM"),
@@ -220,22 +224,69 @@ SELF_CHECK = (
 )
 
 
-def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> dict[str, Path]:
-    """report.md, report.html, the charts and results.json in OUT."""
-    out.mkdir(parents=True, exist_ok=True)
-    where = machine()
-    pngs = charts(rows, out)
-    about = (
+# README.md's measured table lives between these two lines (`kit compare --update-readme`).
+README_BEGIN = "<!-- kit compare --update-readme: begin (generated, do not edit) -->"
+README_END = "<!-- kit compare --update-readme: end -->"
+
+
+def about(where: dict[str, str], runs: int, distro: str) -> str:
+    return (
         f"Measured {where['date']} on {where['cpu']} ({where['cores']} cores, "
         f"{where['memory']}, kernel {where['kernel']}), commit {where['commit']}, "
         f"{distro}, {runs} run(s) per layer (medians; min-max when more than one). "
         f"Tools: Python {where['python']}, docker {where['docker']}, {where['dpkg']}."
     )
+
+
+def size_chart(rows: list[Row]) -> str:
+    """The artifact size per layer along the gradient as a mermaid chart: text that
+    renders as a chart where the README is read (GitHub, GitLab), no image committed."""
+    ok = [r for r in rows if not r.error and r.runs.get("artifact_bytes")]
+    names = ", ".join(r.layer.name for r in ok)
+    sizes = ", ".join(f"{_median(r, 'artifact_bytes') / 1e6:.1f}" for r in ok)
+    return (
+        "```mermaid\nxychart-beta\n"
+        '    title "artifact size along the gradient (MB)"\n'
+        f"    x-axis [{names}]\n"
+        '    y-axis "MB"\n'
+        f"    bar [{sizes}]\n```"
+    )
+
+
+def readme_parts(readme: Path) -> tuple[str, str]:
+    """README's text before README_BEGIN and from README_END on (kit compare checks this
+    before any work when --update-readme is given)."""
+    page = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if page.count(README_BEGIN) != 1 or page.count(README_END) != 1:
+        raise KitError(
+            f"{readme} has no place for the table (one line {README_BEGIN} and, after it, "
+            f"one line {README_END})",
+            "add those two lines where the table goes, then rerun with --update-readme",
+        )
+    head, rest = page.split(README_BEGIN)
+    if README_END not in rest:
+        raise KitError(f"{readme}: {README_END} comes before {README_BEGIN}", "swap them")
+    return head, README_END + rest.split(README_END)[1]
+
+
+def update_readme(readme: Path, rows: list[Row], text: str) -> None:
+    """Put this run's table and size chart between README_BEGIN and README_END."""
+    head, tail = readme_parts(readme)
+    section = f"{README_BEGIN}\n{text}\n\n{markdown_table(rows)}\n\n{size_chart(rows)}\n"
+    readme.write_text(head + section + tail, encoding="utf-8")
+
+
+def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> dict[str, Path]:
+    """report.md, report.html, the charts and results.json in OUT."""
+    out.mkdir(parents=True, exist_ok=True)
+    where = machine()
+    pngs = charts(rows, out)
+    about_run = about(where, runs, distro)
     table = markdown_table(rows)
     md = out / "report.md"
     md.write_text(
         "# The measured gradient\n\n"
-        + about
+        + about_run
         + "\n\n"
         + table
         + "\n\n"
@@ -267,7 +318,7 @@ def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> d
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "figure{display:inline-block;margin:1em}</style></head><body>"
-        f"<h1>The measured gradient</h1><p>{html.escape(about)}</p>"
+        f"<h1>The measured gradient</h1><p>{html.escape(about_run)}</p>"
         "<table id='gradient'><tr>"
         + "".join(f"<th>{html.escape(h)}</th>" for h in head)
         + "</tr>"

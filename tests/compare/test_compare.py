@@ -1,6 +1,7 @@
 """`./kit compare --layers wheel --runs 1` end to end: the report's figures are the
 artifacts' own (the size is the file's size, the file count the archive's member count,
-the build times real durations, the target's figures measured on a fresh target), and
+the build times real durations, the target's figures measured on a fresh target, the
+contract's result from a run against that target), and
 report.html renders in a real headless browser (Debian's chromium): the table with its
 row, every chart decoded, no script or console error. The screenshot stays beside the
 report (dist/compare/report.png)."""
@@ -62,6 +63,10 @@ def test_figures_are_the_artifacts_own(results: dict[str, object]) -> None:
     assert isinstance(facts, dict)
     assert facts["reproducible"] == "yes"
     assert facts["artifact"] == mine[0].name
+    # the contract ran against that same target, and passed
+    assert re.fullmatch(r"passed \(\d+ passed.*\)", facts["contract"]), facts["contract"]
+    # the host brings the Python: a base component's fix is its apt upgrade, no rebuild
+    assert "apt upgrade" in facts["patch"] and "patch_s" not in runs
 
 
 def test_the_report_names_machine_and_figures(results: dict[str, object]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kitcli import artifacts, compare, layers, measure, report
+from kitcli import artifacts, compare, layers, measure, measure_target, report
 from kitcli.errors import KitError
 
 
@@ -38,12 +38,49 @@ def test_host_needs_follow_the_target() -> None:
     assert measure.host_needs(layers.get("packer")).startswith("a machine to boot it")
 
 
+def test_patch_path_follows_what_the_artifact_embeds() -> None:
+    """A base component's fix: the host's apt upgrade where the host brings the Python,
+    a rebuild where the artifact embeds it (Omnibus, the image, the disk images)."""
+    assert measure.patch_path(layers.get("wheel")) == (
+        False,
+        "apt upgrade (the host's python3, libssl) + restart; no rebuild",
+    )
+    for name in ("omnibus", "docker", "packer", "hardware"):
+        rebuild, hosts = measure.patch_path(layers.get(name))
+        assert rebuild and hosts, name
+    assert "replace each container" in measure.patch_path(layers.get("docker"))[1]
+
+
+@pytest.mark.parametrize(
+    ("output", "rc", "verdict"),
+    [
+        (
+            "...\n=== 41 passed, 3 skipped in 80.12s (0:01:20) ===\n",
+            0,
+            "passed (41 passed, 3 skipped)",
+        ),
+        (
+            "FAILED tests/contract/test_contract.py::test_runs_as_service_user[x] - assert\n"
+            "=== 1 failed, 40 passed in 70.00s (0:01:10) ===\n",
+            1,
+            "failed (1 failed, 40 passed): first test_runs_as_service_user[x]",
+        ),
+        ("ERROR: usage\n", 4, "failed (no summary (exit 4)): first see `./kit test` for the layer"),
+    ],
+)
+def test_contract_verdict_reads_pytest(output: str, rc: int, verdict: str) -> None:
+    assert measure_target.contract_verdict(output, rc) == verdict
+
+
 def test_cells_show_median_and_range_and_goal_misses() -> None:
     row = measure.Row(layers.get("wheel"))
     for cold, warm in ((10.0, 1.0), (12.0, 5.0), (11.0, 4.0)):
         row.add("cold_build_s", cold)
         row.add("warm_build_s", warm)
-    assert report.cell(row, report.COLUMNS[2]) == "11.0 s (10.0 s-12.0 s)"
+    assert (
+        report.cell(row, next(c for c in report.COLUMNS if c.key == "cold_build_s"))
+        == "11.0 s (10.0 s-12.0 s)"
+    )
     assert report.misses(row) == ["rebuild 0.36x cold (goal <= 0.2x)"]
     row.runs["warm_build_s"] = [1.0, 2.0, 2.0]
     assert report.misses(row) == []
@@ -66,3 +103,30 @@ def test_first_difference_names_the_member(tmp_path: Path) -> None:
     img = tmp_path / "disk.img"
     img.write_bytes(b"\0" * 10)
     assert artifacts.members(img) is None
+
+
+def test_update_readme_replaces_only_its_section(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    stale = f"{report.README_BEGIN}\nstale table\n{report.README_END}"
+    readme.write_text(f"# kit\nbefore\n{stale}\nafter\n")
+    row = measure.Row(layers.get("wheel"))
+    row.add("artifact_bytes", 3_400_000.0)
+    for _ in range(2):  # a second run replaces the first one's section
+        report.update_readme(readme, [row], "Measured now.")
+    text = readme.read_text()
+    assert text.startswith("# kit\nbefore\n") and text.endswith(f"{report.README_END}\nafter\n")
+    assert text.count("Measured now.") == 1 and "stale table" not in text
+    assert "| `wheel` | 3.4 MB |" in text
+    assert "x-axis [wheel]" in text and "bar [3.4]" in text
+
+
+@pytest.mark.parametrize(
+    "page", ["# no markers\n", f"{report.README_END}\n{report.README_BEGIN}\n"]
+)
+def test_update_readme_needs_its_markers(tmp_path: Path, page: str) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(page)
+    with pytest.raises(KitError) as err:
+        report.readme_parts(readme)
+    assert "--update-readme" in err.value.fix or "swap" in err.value.fix
+    assert readme.read_text() == page
