@@ -1,8 +1,10 @@
-"""Builds that run beside `kit test`'s other stages. A layer whose build is long emulated
-work on one core (layer.toml `build.background = true`: the Pi image, arm64 under
-qemu-user) starts building in a second process when `kit test` starts; its stage runs
-last, waits for that process, shows its log, and tests what it built. The second core is
-otherwise idle while the container layers' stages wait on their targets."""
+"""Layers that build and test beside `kit test`'s other stages. A layer whose build is
+long (layer.toml `build.background = true`: the Pi image, arm64 under qemu-user; the
+Omnibus package, CPython and OpenSSL compiled) starts in a second process when `kit test`
+starts: it builds, then installs what it built on its target and runs the contract, there
+(`kit prebuild LAYER --test D`). Its stage in the foreground runs last: it waits for that
+process, shows its log, and fails if it failed. The second core is otherwise idle while
+the other stages wait on their targets (one emulated VM, one container at a time)."""
 
 from __future__ import annotations
 
@@ -26,25 +28,32 @@ class Build:
     distro: str
     log: Path
     proc: subprocess.Popen[bytes]
+    tests: tuple[str, ...] = ()  # the target releases it tests after building
     started: float = field(default_factory=time.monotonic)
     waited: bool = False  # its log was streamed and its result checked
 
     def wait(self) -> None:
-        """Stream the rest of the log until the build ends; raise if it failed. A second
-        wait (one build serving two target releases) only checks the result."""
+        """Stream the rest of the log until the process ends; raise if it failed. A
+        second wait (one build serving two target releases) only checks the result."""
         if self.waited and self.proc.returncode == 0:
             return
         self.waited = True
-        with step(f"background build of {self.layer} for {self.distro} (log {self.log})"):
+        what = f"build + test on {', '.join(self.tests)}" if self.tests else "build"
+        with step(f"background {what} of {self.layer} for {self.distro} (log {self.log})"):
             follow(self.proc, self.log, "  bg| ")
             took = time.monotonic() - self.started
             if self.proc.returncode != 0:
-                raise KitError(
-                    f"the background build of {self.layer} failed after {took:.0f} s "
-                    f"(exit {self.proc.returncode}; its log is above and in {self.log})",
-                    f"rerun it in the foreground: ./kit build {self.layer} --distro {self.distro}",
+                again = (
+                    f"./kit test {self.layer} --distro {self.tests[0]}"
+                    if self.tests
+                    else f"./kit build {self.layer} --distro {self.distro}"
                 )
-            console.print(f"  built in {took:.0f} s, beside the other stages", markup=False)
+                raise KitError(
+                    f"the background {what} of {self.layer} failed after {took:.0f} s "
+                    f"(exit {self.proc.returncode}; its log is above and in {self.log})",
+                    f"rerun it in the foreground: {again}",
+                )
+            console.print(f"  done in {took:.0f} s, beside the other stages", markup=False)
 
     def stop(self) -> None:
         stop(self.proc)
@@ -82,14 +91,17 @@ def follow(proc: subprocess.Popen[bytes], log: Path, prefix: str) -> None:
             time.sleep(1)
 
 
-def start(layer: str, distro: str) -> Build:
-    """`./kit prebuild LAYER --distro D` in a second process, its output in a log."""
+def start(layer: str, distro: str, tests: list[str]) -> Build:
+    """`./kit prebuild LAYER --distro D --test T…` in a second process, its output in a
+    log: the build, then the test on each release in TESTS."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"prebuild-{layer}-{distro}.log"
     argv = [str(ROOT / "kit"), "prebuild", layer, "--distro", distro]
+    for target in tests:
+        argv += ["--test", target]
     console.print(
-        f"  {layer}/{distro}: building in the background now ($ {' '.join(argv)} > {log}); "
-        "its stage runs last",
+        f"  {layer}/{distro}: building and testing in the background now "
+        f"($ {' '.join(argv)} > {log}); the stage that waits for it runs last",
         markup=False,
     )
-    return Build(layer, distro, log, spawn(argv, log))
+    return Build(layer, distro, log, spawn(argv, log), tuple(tests))

@@ -185,21 +185,21 @@ def test_cmd(
         layer = layers.get(name)
         supported = layer.supported(settings.distros)
         on_target = on_targets(supported, only, matrix)
-        builds: dict[str, background.Build] = {}  # by the release built on
-        for d in on_target:
-            if layer.background:
-                # Long builds start now in a second process; the stage that waits for them
-                # and tests what they built runs last. One process per release built on:
-                # a build.on = "oldest" layer's one build serves every target release.
-                on = layer.build_distro(settings, d)
-                if on not in builds:
-                    builds[on] = background.start(name, d)
-                    started.append(builds[on])
-                last.append(
-                    (f"{name}/{d}", partial(_test_prebuilt, settings, builds[on], layer, d))
-                )
-            else:
-                stages.append((f"{name}/{d}", partial(harness.test, settings, layer, d)))
+        if layer.background:
+            # A long build starts now in a second process, which then tests what it built
+            # on each of its target releases; the stage that waits for it runs last. One
+            # process per release built on: a build.on = "oldest" layer's one build serves
+            # every target release.
+            by_build: dict[str, list[str]] = {}
+            for d in on_target:
+                by_build.setdefault(layer.build_distro(settings, d), []).append(d)
+            for targets in by_build.values():
+                build = background.start(name, targets[0], targets)
+                started.append(build)
+                last += [(f"{name}/{d}", build.wait) for d in targets]
+        else:
+            test = partial(harness.test, settings, layer)
+            stages += [(f"{name}/{d}", partial(test, d)) for d in on_target]
     if not names and not skip_checks and checks.COMPARE_PROOF.is_dir():
         stages.append(("compare", checks.compare))
     if wants_fleet and fleet.available():
@@ -233,23 +233,23 @@ def on_targets(supported: list[str], only: str | None, matrix: bool) -> list[str
     return [only] if only else supported if matrix else supported[:1]
 
 
-def _test_prebuilt(
-    settings: Settings, build: background.Build, layer: layers.Layer, distro: str
-) -> None:
-    build.wait()
-    harness.test(settings, layer, distro, prebuilt=True)
-
-
 @app.command("prebuild", hidden=True)
 def prebuild_cmd(
     layer: Annotated[str, typer.Argument(help="layer name")],
     distro: DistroOpt = None,
+    tests: Annotated[
+        list[str] | None,
+        typer.Option("--test", help="then install and test it on this release (repeatable)"),
+    ] = None,
 ) -> None:
-    """What `kit test LAYER` installs (this version + the next package), nothing else:
-    kit test runs it in a second process for layers with build.background = true."""
+    """What `kit test LAYER` installs (this version + the next package), then the test on
+    each --test release: kit test runs it in a second process for layers with
+    build.background = true."""
     settings = _settings()
     chosen = layers.get(layer)
     harness.build_for_test(settings, chosen, _distro(settings, distro))
+    for target in tests or []:
+        harness.test(settings, chosen, _distro(settings, target), prebuilt=True)
 
 
 @app.command("drill")
@@ -258,7 +258,7 @@ def drill_cmd(
     distro: DistroOpt = None,
     trials: Annotated[
         int,
-        typer.Option("--trials", min=1, help="kill -9 trials (contract: 10; 3 on emulated VMs)"),
+        typer.Option("--trials", min=1, help="kill -9 trials (contract: 5; 3 on emulated VMs)"),
     ] = 50,
     keep: Annotated[bool, typer.Option("--keep", help="leave the target running")] = False,
 ) -> None:

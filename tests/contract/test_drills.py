@@ -2,10 +2,10 @@
 clients write, a full disk under the data dir, a broken config file. Each ends with the
 service healthy again, so the rest of the contract runs on.
 
-Trials of the crash drill: 10 on a target at native speed; 3 on an emulated one (a VM
-under TCG, contract.timeout_scale > 1: 10-25 s a trial), the bounded tier `./kit test`
-runs. `./kit test --matrix` runs 10 everywhere, `./kit drill LAYER --trials N` as many as
-asked (both set KIT_DRILL_TRIALS)."""
+Trials of the crash drill: 5 on a target at native speed (~5 s a trial); 3 on an
+emulated one (a VM under TCG, contract.timeout_scale > 1: 10-25 s a trial), the bounded
+tier `./kit test` runs. `./kit test --matrix` runs 10 everywhere, `./kit drill LAYER
+--trials N` as many as asked (both set KIT_DRILL_TRIALS)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ TRIALS = int(os.environ.get("KIT_DRILL_TRIALS", "0"))  # 0: by the target's spee
 
 
 def trials(target: Target) -> int:
-    return TRIALS or (10 if target.scale <= 1 else 3)
+    return TRIALS or (5 if target.scale <= 1 else 3)
 
 
 class Writers:

@@ -12,9 +12,10 @@ from kitcli import background
 from kitcli.errors import KitError
 
 
-def _build(tmp_path: Path, script: str) -> background.Build:
+def _build(tmp_path: Path, script: str, tests: tuple[str, ...] = ()) -> background.Build:
     log = tmp_path / "bg.log"
-    return background.Build("hardware", "trixie", log, background.spawn(["sh", "-c", script], log))
+    proc = background.spawn(["sh", "-c", script], log)
+    return background.Build("hardware", "trixie", log, proc, tests)
 
 
 def test_follow_prints_a_spawned_commands_output_as_it_comes(
@@ -38,6 +39,12 @@ def test_a_failed_build_names_the_foreground_command(tmp_path: Path) -> None:
         _build(tmp_path, "echo broken >&2; exit 3").wait()
     assert "exit 3" in str(exc.value)
     assert "./kit build hardware --distro trixie" in exc.value.fix
+
+
+def test_a_failed_build_and_test_names_the_foreground_test(tmp_path: Path) -> None:
+    with pytest.raises(KitError, match=r"background build \+ test on trixie of hardware") as exc:
+        _build(tmp_path, "exit 1", ("trixie",)).wait()
+    assert "./kit test hardware --distro trixie" in exc.value.fix
 
 
 def test_stop_ends_a_running_build_and_its_children(tmp_path: Path) -> None:
