@@ -164,6 +164,8 @@ def test_cmd(
 ) -> None:
     """Lint, unit-test, then prove each layer: build, install on its target, run the contract."""
     settings = _settings()
+    if not names:  # the whole run: a fresh machine is set up first
+        doctor.ensure()
     only = _distro(settings, distro) if distro else None
     if matrix:  # the long tier: the full crash drill and the self-test on every target
         os.environ["KIT_TIER"] = "matrix"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kitcli import layers, measure, report
+from kitcli import doctor, layers, measure, report
 from kitcli.errors import KitError
 from kitcli.settings import ROOT, load
 from kitcli.steps import console
@@ -71,6 +71,7 @@ def compare_cmd(
         raise KitError(
             f"--distro {d} is not a target in kit.toml", "use one of " + ", ".join(settings.distros)
         )
+    doctor.ensure()  # a fresh machine: set up as root, else the one command, before any work
     start = time.monotonic()
     rows = []
     for layer in chosen:

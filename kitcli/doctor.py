@@ -265,6 +265,32 @@ def fix(missing: list[Prereq]) -> None:
     enable_binfmt()
 
 
+def ensure(prereqs: tuple[Prereq, ...] = PREREQS) -> None:
+    """Where `kit test` and `kit compare` start on a whole run: a fresh machine is set up
+    by the command itself (as root: what `kit doctor --fix` does), or the run stops before
+    any work with the one command to run as root."""
+    missing = [p for p in prereqs if not p.check()]
+    if not missing:
+        console.print(
+            f"[green]✓[/] prerequisites: all {len(prereqs)} present [dim](./kit doctor)[/]"
+        )
+        return
+    names = ", ".join(p.name for p in missing)
+    if os.geteuid() != 0:
+        raise KitError(
+            f"{len(missing)} prerequisite(s) missing on this machine: {names}",
+            "run `sudo ./kit doctor --fix` once (or this command as root), then again",
+        )
+    with step(f"set-up of this machine: {names} (what ./kit doctor --fix does)"):
+        fix(missing)
+    still = [p.name for p in prereqs if not p.check()]
+    if still:
+        raise KitError(
+            f"still missing after the set-up: {', '.join(still)}",
+            "run `./kit doctor` for each one's fix line",
+        )
+
+
 def _apt_installed(pkg: str) -> bool:
     proc = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True, check=False

@@ -69,6 +69,39 @@ def test_doctor_prints_fix_for_each_missing(
         assert p.fix.split("&&")[0].strip() in out.replace("\n", " ")
 
 
+def _prereq(name: str, state: list[bool]) -> doctor.Prereq:
+    return doctor.Prereq(name, "tests", lambda: state[0], (name,), f"apt-get install -y {name}")
+
+
+def test_a_whole_run_stops_before_any_work_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kit test / kit compare on a machine missing a tool, not as root: one line, the fix."""
+    monkeypatch.setattr(doctor.os, "geteuid", lambda: 1000)
+    fixed: list[list[doctor.Prereq]] = []
+    monkeypatch.setattr(doctor, "fix", fixed.append)
+    with pytest.raises(KitError, match="1 prerequisite\\(s\\) missing on this machine: wrk") as exc:
+        doctor.ensure((_prereq("wrk", [False]), _prereq("git", [True])))
+    assert "sudo ./kit doctor --fix" in exc.value.fix and fixed == []
+
+
+def test_a_whole_run_sets_up_a_fresh_machine_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor.os, "geteuid", lambda: 0)
+    state = [False]
+    wrk = _prereq("wrk", state)
+    fixed: list[list[doctor.Prereq]] = []
+
+    def fix(missing: list[doctor.Prereq]) -> None:
+        fixed.append(missing)
+        state[0] = True  # what apt-get install did
+
+    monkeypatch.setattr(doctor, "fix", fix)
+    doctor.ensure((wrk, _prereq("git", [True])))
+    assert fixed == [[wrk]]
+    state[0] = False
+    monkeypatch.setattr(doctor, "fix", lambda missing: None)  # a set-up that did not help
+    with pytest.raises(KitError, match="still missing after the set-up: wrk"):
+        doctor.ensure((wrk,))
+
+
 def test_images_name_the_fix_when_docker_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(doctor, "docker_running", lambda: False)
     with pytest.raises(KitError, match="docker engine is not running") as exc:
