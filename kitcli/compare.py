@@ -78,6 +78,8 @@ def compare_cmd(
         rows.append(measure.measure(settings, layer, d, runs, reproducible, patch))
         if rows[-1].error:
             console.print(f"[red]✗ {layer.name}: {rows[-1].error}[/] — going on with the others")
+        elif rows[-1].facts.get("contract", "").startswith("failed"):  # its figures stay
+            console.print(f"[red]✗ {layer.name}: the contract {rows[-1].facts['contract']}[/]")
     report.terminal(rows)
     written = report.write(rows, OUT, runs, d, settings.version)
     console.print(f"report: {written['md']}, {written['html']} ({time.monotonic() - start:.0f} s)")
@@ -85,7 +87,7 @@ def compare_cmd(
         where = json.loads(written["json"].read_text(encoding="utf-8"))["machine"]
         report.update_readme(README, rows, report.about(where, runs, d))
         console.print(f"README: the table and the size chart updated ({README})")
-    if any(r.error for r in rows):
+    if any(r.error or r.facts.get("contract", "").startswith("failed") for r in rows):
         raise typer.Exit(1)
 
 
