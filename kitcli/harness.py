@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kitcli import background, images, layers, render
+from kitcli import background, images, layers, render, vm
 from kitcli.doctor import require_arch
 from kitcli.errors import KitError
 from kitcli.layers import Layer
@@ -358,12 +358,13 @@ def _test_vm(settings: Settings, layer: Layer, distro: str, prebuilt: bool) -> N
         build_for_test(settings, layer, distro)
     artifact_tests(settings, layer, distro)
     env = molecule_env(settings, layer, distro, vm_image(layer, distro, settings.version))
-    molecule_test(
-        layer.scenario,
-        env,
-        f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
-        f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",
-    )
+    with vm.one_at_a_time(f"{layer.name} on {distro}"):
+        molecule_test(
+            layer.scenario,
+            env,
+            f"boot it yourself: ./kit vm up NAME --image {env['KIT_IMAGE']} "
+            f"--port {settings.port}, then `cd ansible && molecule verify -s {layer.scenario}`",
+        )
 
 
 # How each target kind (layer.toml `target.kind`) is made and tested: a container (kit

@@ -23,6 +23,7 @@ nothing, the host reaches only the forwarded SSH and service ports."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -31,6 +32,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,6 +82,21 @@ class Instance:
     @property
     def endpoint(self) -> str:
         return f"{self.address}:{self.service_port}"
+
+
+@contextmanager
+def one_at_a_time(what: str) -> Iterator[None]:
+    """Hold the kit's VM test lock for WHAT: `kit test` runs a background layer's test
+    beside the others, and two emulated VMs (TCG, two vCPUs each) on a two-core machine
+    slow each other past their timeouts. A second caller waits, saying so."""
+    VMS.mkdir(parents=True, exist_ok=True)
+    with (VMS / ".test.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with step(f"{what}: waiting for the other VM test to end (one emulated VM at a time)"):
+                fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _free_port() -> int:

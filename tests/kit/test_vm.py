@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,21 @@ def test_a_panic_on_every_boot_is_an_error_with_the_console(
     with pytest.raises(KitError, match=r"(?s)panicked on all 3 boots.*Oops: int3.*KIT_VM_SMP=1"):
         vm.up("kit-test-panic", image, 8080, accel="tcg")
     assert len(seen) == vm.BOOT_ATTEMPTS
+
+
+def test_vm_tests_take_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second VM test (kit test's background layer) waits until the first one ends."""
+    monkeypatch.setattr(vm, "VMS", tmp_path)
+    order: list[str] = []
+
+    def second() -> None:
+        with vm.one_at_a_time("hardware on trixie"):
+            order.append("second in")
+
+    with vm.one_at_a_time("packer on trixie"):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        time.sleep(0.5)
+        order.append("first out")
+    waiting.join(timeout=10)
+    assert order == ["first out", "second in"]
