@@ -98,8 +98,10 @@ def build(
 
 
 def forget(layer: Layer, version: str) -> None:
-    """Forget that this run built LAYER at VERSION (any release, any CPU), so the next
-    build() builds it again (kit compare times builds from an empty out dir)."""
+    """Forget that this run built LAYER at VERSION (any release, any CPU), and what it
+    needs, so the next build() builds them all again (kit compare times whole builds)."""
+    for need in layer.needs:
+        forget(layers.get(need), version)
     for key in [k for k in _BUILT if k[0] == layer.name and k[2] == version]:
         del _BUILT[key]
 

@@ -55,6 +55,7 @@ FACTS = (
     ("reproducible", "reproducible"),
     ("sbom", "SBOM"),
     ("target", "target"),
+    ("measured_in", "this row took"),
 )
 
 
@@ -229,6 +230,18 @@ README_BEGIN = "<!-- kit compare --update-readme: begin (generated, do not edit)
 README_END = "<!-- kit compare --update-readme: end -->"
 
 
+# What the columns mean, under every report's table.
+METHOD = (
+    "Cold build: every cache empty, as on a fresh machine (a cache dir of the run's own, "
+    "no engine layer cache). Rebuild after a change: the next version, with what the cold "
+    "build cached. Base patched: where the artifact embeds its base (CPython, OpenSSL, the "
+    "root filesystem), a base component's fix means that cold build again; where the host "
+    "brings the Python, the host's own apt upgrade and no rebuild. Reproducible: checked "
+    "only with --reproducible (a second build of every layer in another checkout does not "
+    "fit the hour on 2 cores)."
+)
+
+
 def about(where: dict[str, str], runs: int, distro: str) -> str:
     return (
         f"Measured {where['date']} on {where['cpu']} ({where['cores']} cores, "
@@ -290,6 +303,8 @@ def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> d
         + "\n\n"
         + table
         + "\n\n"
+        + METHOD
+        + "\n\n"
         + "\n".join(f"![{p.stem}]({p.name})" for p in pngs)
         + "\n",
         encoding="utf-8",
@@ -323,7 +338,7 @@ def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> d
         + "".join(f"<th>{html.escape(h)}</th>" for h in head)
         + "</tr>"
         + "".join(body)
-        + f"</table>{images}{SELF_CHECK}</body></html>",
+        + f"</table><p>{html.escape(METHOD)}</p>{images}{SELF_CHECK}</body></html>",
         encoding="utf-8",
     )
     raw = out / "results.json"

@@ -3,13 +3,16 @@ along the gradient, the report's cells and goal marks, and where two archives di
 
 from __future__ import annotations
 
+import os
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from kitcli import artifacts, compare, layers, measure, measure_target, report
+from kitcli import artifacts, compare, harness, layers, measure, measure_target, report
 from kitcli.errors import KitError
+from kitcli.settings import Settings, load
 
 
 @pytest.mark.parametrize(
@@ -49,6 +52,59 @@ def test_patch_path_follows_what_the_artifact_embeds() -> None:
         rebuild, hosts = measure.patch_path(layers.get(name))
         assert rebuild and hosts, name
     assert "replace each container" in measure.patch_path(layers.get("docker"))[1]
+
+
+@pytest.mark.parametrize(("name", "patched"), [("wheel", False), ("omnibus", True)])
+def test_cold_build_starts_from_empty_caches(
+    name: str, patched: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold build gets a cache dir of its own, empty, and no engine cache; the rebuild
+    after a change reuses that cache; where a base's patch means a rebuild, its time is
+    the cold build's; the cache dir is gone afterwards."""
+    monkeypatch.setattr(harness, "DIST", tmp_path / "dist")
+    monkeypatch.delenv("KIT_NO_CACHE", raising=False)
+    seen: list[tuple[str, Path, list[str], str | None]] = []
+
+    def fake_build(settings: Settings, layer: layers.Layer, distro: str, version: str) -> Path:
+        cache = settings.cache_dir
+        seen.append((version, cache, sorted(os.listdir(cache)), os.environ.get("KIT_NO_CACHE")))
+        (cache / f"made-by-{version}").touch()
+        out = harness.out_dir(layer, layer.build_distro(settings, distro), version, "amd64")
+        out.mkdir(parents=True)
+        with tarfile.open(out / f"{layer.name}-{version}.tar.gz", "w:gz") as tar:
+            tar.add(__file__, arcname="member")
+        return out
+
+    monkeypatch.setattr(harness, "build", fake_build)
+    monkeypatch.setattr(harness, "out_dir", lambda layer, d, v, arch: tmp_path / "dist" / v)
+    settings = load()
+    row = measure.Row(layers.get(name))
+    measure.measure_build(settings, row.layer, settings.default_distro, row)
+    (cold_v, cache, cold_saw, cold_env), (warm_v, warm_cache, warm_saw, warm_env) = seen
+    assert (cold_v, warm_v) == (settings.version, settings.next_version)
+    assert cache != settings.cache_dir and cache == warm_cache and not cache.exists()
+    assert cold_saw == [] and cold_env == "1"
+    assert warm_saw == [f"made-by-{settings.version}"] and warm_env is None
+    assert "KIT_NO_CACHE" not in os.environ
+    built = tmp_path / "dist" / settings.version / f"{name}-{settings.version}.tar.gz"
+    assert row.runs["artifact_bytes"] == [built.stat().st_size] and row.runs["files"] == [1]
+    assert ("patch_s" in row.runs) is patched
+    if patched:
+        assert row.runs["patch_s"] == row.runs["cold_build_s"]
+
+
+def test_forget_takes_what_a_layer_needs_too() -> None:
+    hardware, deb = layers.get("hardware"), layers.get("deb")
+    harness._BUILT[("deb", "trixie", "9.9", "arm64")] = Path("/x")
+    harness._BUILT[("hardware", "trixie", "9.9", "arm64")] = Path("/y")
+    harness._BUILT[("deb", "trixie", "9.8", "arm64")] = Path("/z")
+    try:
+        harness.forget(hardware, "9.9")
+        assert [k for k in harness._BUILT if k[2] == "9.9"] == []
+        assert ("deb", "trixie", "9.8", "arm64") in harness._BUILT
+        assert deb.name in hardware.needs
+    finally:
+        harness._BUILT.pop(("deb", "trixie", "9.8", "arm64"), None)
 
 
 @pytest.mark.parametrize(
