@@ -34,6 +34,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/build.sh
 . "$here/../../lib/build.sh"
 exec 3>&1 1>&2 # progress to stderr; stdout carries only the image path
+args=("$@")
 
 cache_dir=""
 mirror=""
@@ -73,11 +74,21 @@ if [ -f "$image" ]; then
   exit 0
 fi
 
-step "base image $image: building (recipe hash $hash)"
 [ "$(id -u)" -eq 0 ] || die "building the base image needs root (loop devices, mount, chroot)" \
   "run as root (sudo), or copy a built $image from another machine"
 kit_require_tools mmdebstrap:mmdebstrap sfdisk:fdisk partx:util-linux losetup:mount \
   mkfs.ext4:e2fsprogs qemu-img:qemu-utils
+# Every mount of this build lives in its own mount namespace. A process that makes a
+# namespace of its own while the root partition is mounted here (the Pi image's
+# `unshare --mount` dpkg step, run beside this in CI) gets a private copy of that mount,
+# which no umount here reaches: e2fsck then found ${loop}p1 "in use". In a namespace of
+# ours, nobody else's copy has it, and the mounts end with the build even when it is killed.
+if [ -z "${KIT_BASE_MOUNT_NS:-}" ]; then
+  kit_require_tools unshare:util-linux
+  KIT_BASE_MOUNT_NS=1 exec unshare --mount --propagation private \
+    bash "$here/build-base.sh" "${args[@]}" >&3 3>&-
+fi
+step "base image $image: building (recipe hash $hash)"
 mkdir -p "$store" || die "cannot create $store" "check the cache dir path and free disk space"
 kit_work
 raw="$work/disk.raw"
@@ -168,7 +179,13 @@ show "${cmd[@]}"
 unmount
 cmd=(e2fsck -fp "${loop}p1")
 show "${cmd[@]}"
-"${cmd[@]}" | sed 's/^/    /'
+if ! "${cmd[@]}" 2>&1 | sed 's/^/    /'; then
+  # Name who still holds the partition: a mount of it in some process's namespace.
+  dev="$(lsblk -dno MAJ:MIN "${loop}p1" | tr -d ' ')"
+  holders="$(grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | xargs)"
+  die "e2fsck ${loop}p1 failed${holders:+ (still mounted in the namespace of pid $holders)}" \
+    "read e2fsck's lines above; a pid named here holds the mount: let it finish (or kill it) and build again"
+fi
 losetup -d "$loop"
 loop=""
 
