@@ -58,6 +58,24 @@ def test_a_layer_run_does_not_run_the_fleet(calls: list[tuple[str, str]]) -> Non
     assert ("fleet", "trixie") not in calls
 
 
+def test_an_emulated_vm_stage_runs_after_the_others(calls: list[tuple[str, str]]) -> None:
+    """Emulated VMs take turns with the background's Pi VM: packer's stage goes last,
+    so the foreground never idles on that turn (CI waited 586 s for it mid-run)."""
+    result = CliRunner().invoke(cli.app, ["test", "packer", "deb", "fleet", "wheel"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        ("deb", "trixie"),
+        ("wheel", "trixie"),
+        ("fleet", "trixie"),
+        ("packer", "trixie"),
+    ]
+    assert cli.runs_late(cli.layers.get("packer"))
+    assert not cli.runs_late(cli.layers.get("hardware")), (
+        "a background layer waits at the end anyway"
+    )
+    assert not cli.runs_late(cli.layers.get("deb"))
+
+
 def test_fleet_is_available_here() -> None:
     assert fleet.available()
 
