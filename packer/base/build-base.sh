@@ -181,8 +181,9 @@ cmd=(e2fsck -fp "${loop}p1")
 show "${cmd[@]}"
 if ! "${cmd[@]}" 2>&1 | sed 's/^/    /'; then
   # Name who still holds the partition: a mount of it in some process's namespace.
-  dev="$(lsblk -dno MAJ:MIN "${loop}p1" | tr -d ' ')"
-  holders="$(grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | xargs)"
+  dev="$(lsblk -dno MAJ:MIN "${loop}p1" 2>/dev/null | tr -d ' ')" || true
+  holders=""
+  [ -z "$dev" ] || holders="$(grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | xargs)"
   die "e2fsck ${loop}p1 failed${holders:+ (still mounted in the namespace of pid $holders)}" \
     "read e2fsck's lines above; a pid named here holds the mount: let it finish (or kill it) and build again"
 fi
