@@ -1,17 +1,20 @@
 """`kit compare`: build every chosen layer on this machine, measure each from its real
-artifacts (kitcli/measure.py) and write the report (kitcli/report.py) to dist/compare/."""
+artifacts (kitcli/measure.py) and write the report (kitcli/report.py) to dist/compare/.
+The long background-build layers are measured in a second lane beside the others
+(kitcli/lanes.py); --alone measures one layer at a time."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kitcli import doctor, layers, measure, report
+from kitcli import doctor, lanes, layers, measure, report
 from kitcli.errors import KitError
-from kitcli.settings import ROOT, load
+from kitcli.settings import ROOT, Settings, load
 from kitcli.steps import console
 
 OUT = ROOT / "dist" / "compare"
@@ -52,6 +55,19 @@ def compare_cmd(
         bool,
         typer.Option("--update-readme", help="put this run's table and size chart into README.md"),
     ] = False,
+    alone: Annotated[
+        bool,
+        typer.Option(
+            "--alone",
+            help="measure one layer at a time, nothing beside it (with every layer: past "
+            "the hour on 2 cores); default: the long builds (Pi image, Omnibus) in a second "
+            "lane beside the others, each row naming what ran beside it",
+        ),
+    ] = False,
+    rows_to: Annotated[
+        Path | None,
+        typer.Option("--rows-to", hidden=True, help="be the second lane: rows to this file"),
+    ] = None,
 ) -> None:
     """Build each layer and measure what it costs and gives, side by side (dist/compare/)."""
     settings = load()
@@ -65,18 +81,21 @@ def compare_cmd(
         raise KitError(
             f"--distro {d} is not a target in kit.toml", "use one of " + ", ".join(settings.distros)
         )
-    doctor.ensure()  # a fresh machine: set up as root, else the one command, before any work
+    if rows_to is None:  # (the second lane's parent did it)
+        doctor.ensure()  # a fresh machine: set up as root, else the one command, before any work
     start = time.monotonic()
-    rows: list[measure.Row] = []
-    for layer in chosen:
-        rows.append(measure.measure(settings, layer, d, runs, reproducible))
-        if rows[-1].error:
-            console.print(f"[red]✗ {layer.name}: {rows[-1].error}[/] — going on with the others")
-        elif rows[-1].facts.get("contract", "").startswith("failed"):  # its figures stay
-            console.print(f"[red]✗ {layer.name}: the contract {rows[-1].facts['contract']}[/]")
-        if layer != chosen[-1]:  # the rows so far, readable while the next layer runs
-            written = report.write(rows, OUT, runs, d, settings.version)
-            console.print(f"report so far ({len(rows)} of {len(chosen)}): {written['md']}")
+    ahead, beside = (chosen, []) if alone or rows_to else lanes.split(chosen)
+    lane = lanes.start(beside, runs, d, reproducible) if beside else None
+    try:
+        rows = _measure(settings, ahead, d, runs, reproducible, lane, rows_to, len(chosen))
+    finally:
+        if lane:
+            lane.stop()
+    failed = any(r.error or r.facts.get("contract", "").startswith("failed") for r in rows)
+    if rows_to is not None:
+        raise typer.Exit(1 if failed else 0)
+    rows = along(rows)
+    lanes.note_beside(rows)
     report.terminal(rows)
     written = report.write(rows, OUT, runs, d, settings.version)
     console.print(f"report: {written['md']}, {written['html']} ({time.monotonic() - start:.0f} s)")
@@ -84,8 +103,42 @@ def compare_cmd(
         where = json.loads(written["json"].read_text(encoding="utf-8"))["machine"]
         report.update_readme(README, rows, report.about(where, runs, d))
         console.print(f"README: the table and the size chart updated ({README})")
-    if any(r.error or r.facts.get("contract", "").startswith("failed") for r in rows):
+    if failed:
         raise typer.Exit(1)
+
+
+def _measure(
+    settings: Settings,
+    ahead: list[layers.Layer],
+    d: str,
+    runs: int,
+    reproducible: bool,
+    lane: lanes.Lane | None,
+    rows_to: Path | None,
+    total: int,
+) -> list[measure.Row]:
+    """This process's layers one after another, then the second lane's rows. After each
+    layer the rows so far: to the --rows-to file (a second lane), else the report."""
+    rows: list[measure.Row] = []
+    for layer in ahead:
+        row = measure.measure(settings, layer, d, runs, reproducible)
+        rows.append(row)
+        if row.error:
+            console.print(f"[red]✗ {layer.name}: {row.error}[/] — going on with the others")
+        elif row.facts.get("contract", "").startswith("failed"):  # its figures stay
+            console.print(f"[red]✗ {layer.name}: the contract {row.facts['contract']}[/]")
+        if rows_to is not None:
+            lanes.write_rows(rows, rows_to)
+        elif layer != ahead[-1] or lane:  # the rows so far, readable while others run
+            so_far = along(rows + (lane.so_far() if lane else []))
+            written = report.write(so_far, OUT, runs, d, settings.version)
+            console.print(f"report so far ({len(so_far)} of {total}): {written['md']}")
+    return rows + (lane.finish() if lane else [])
+
+
+def along(rows: list[measure.Row]) -> list[measure.Row]:
+    """Rows in the gradient's order (layer.rung), whichever lane measured them."""
+    return sorted(rows, key=lambda r: (r.layer.rung, r.layer.name))
 
 
 def register(app: typer.Typer) -> None:

@@ -172,7 +172,7 @@ def first_line(exc: BaseException) -> str:
 
 def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducible: bool) -> Row:
     """Every run of one layer; a failure ends the row with its first error line."""
-    row = Row(layer)
+    row = Row(layer, began=time.time())
     start = time.monotonic()
     try:
         for n in range(1, runs + 1):
@@ -188,6 +188,7 @@ def measure(settings: Settings, layer: Layer, distro: str, runs: int, reproducib
     except (KitError, subprocess.CalledProcessError, OSError) as exc:
         row.error = first_line(exc)
     row.facts["measured_in"] = f"{time.monotonic() - start:.0f} s"
+    row.ended = time.time()
     return row
 
 

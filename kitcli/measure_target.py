@@ -277,6 +277,11 @@ def _on_vm(settings: Settings, layer: Layer, distro: str, row: Row) -> None:
     """A disk image's "install" is a machine made from it: boot → first health 200 (the
     service is baked in); installed = the whole root filesystem the image brings."""
     env = _scenario(settings, layer, distro, harness.vm_image(layer, distro, settings.version))
+    with vm.one_at_a_time(f"{layer.name} (kit compare)"):  # emulated VMs take turns
+        _measure_vm(settings, layer, row, env)
+
+
+def _measure_vm(settings: Settings, layer: Layer, row: Row, env: dict[str, str]) -> None:
     try:
         with step(f"{layer.name}: boot the image → first {settings.http['health']}"):
             start = time.monotonic()

@@ -56,6 +56,7 @@ FACTS = (
     ("sbom", "SBOM"),
     ("target", "target"),
     ("measured_in", "this row took"),
+    ("beside", "ran beside"),
 )
 
 
@@ -238,7 +239,10 @@ METHOD = (
     "root filesystem), a base component's fix means that cold build again; where the host "
     "brings the Python, the host's own apt upgrade and no rebuild. Reproducible: checked "
     "only with --reproducible (a second build of every layer in another checkout does not "
-    "fit the hour on 2 cores)."
+    "fit the hour on 2 cores). Ran beside: the long builds (the Pi image's emulated rootfs, "
+    "Omnibus's compiles) are measured in a second process beside the other layers, so that "
+    "every layer fits the hour; a row's times include that sharing of the cores, and the "
+    "column names what shared them (kit compare --alone: one layer at a time)."
 )
 
 
