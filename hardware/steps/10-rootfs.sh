@@ -47,7 +47,7 @@ done
 hash="$(
   {
     printf 'distro=%s\nmirror=%s\npackages=%s\n' "$distro" "$mirror" "${PI_PACKAGES[*]}"
-    (cd "$layer" && find steps/10-rootfs.sh rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
+    (cd "$layer" && find steps/10-rootfs.sh steps/10-rootfs.finish.sh rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
     (cd "$layer" && find rootfs -printf '%p %m\n' | LC_ALL=C sort)
   } | sha256sum | cut -c1-16
 )"
@@ -68,19 +68,55 @@ mkdir -p "$store" || die "cannot create $store" "check the cache dir path and fr
 # The initramfs modules that must land in the initrd (checked after mkinitramfs).
 modules="$(grep -v '^#' "$layer/rootfs/etc/initramfs-tools/modules" | tr '\n' ' ')"
 
+# The distro's interpreter, whose postinsts byte-compile the standard library.
+case "$distro" in
+  trixie) python=python3.13 ;;
+  *) die "no python3.X known for $distro here" "add the release's python3.X to the case in $0" ;;
+esac
+# The stand-in for /usr/bin/$python while packages install (see the hooks below).
+wrapper="$(mktemp)"
+kit_on_exit "rm -f '$wrapper'"
+cat >"$wrapper" <<EOF
+#!/bin/sh
+# Only while kit's Pi rootfs installs packages (hardware/steps/10-rootfs.sh): the stdlib
+# byte-compile pass of $python's postinsts is skipped here and run on both cores at the
+# end (steps/10-rootfs.finish.sh). Every other call is the real interpreter.
+[ "\$1 \$2 \$3" = "-E -S /usr/lib/$python/py_compile.py" ] && exit 0
+exec /usr/bin/$python.distrib "\$@"
+EOF
+
+# No manual pages, info pages, translations or documentation but the copyright files: an
+# appliance is not read on its console, and every file dpkg unpacks is emulated work.
+# (dpkg keeps these filters in /etc/dpkg/dpkg.cfg.d/: later package installs skip them too.)
+slim=()
+for path in /usr/share/man/ /usr/share/info/ /usr/share/locale/ /usr/share/doc/; do
+  slim+=("--dpkgopt=path-exclude=$path*")
+done
+slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
+
+# Stand-ins while packages install, each undone by the finish hook, which runs the real
+# jobs side by side on both cores (steps/10-rootfs.finish.sh): update-initramfs, depmod
+# and systemd-hwdb → /bin/true; /usr/bin/$python → a wrapper that skips only the
+# postinsts' stdlib byte-compile pass. Empty files stand in for openssh-server's host keys, so its
+# postinst does not make keys (≈ 40 s emulated) that every card would share: the last
+# hooks delete them, and each card makes its own on first boot.
 # shellcheck disable=SC2016  # single quotes on purpose: mmdebstrap's hooks get the root as $1
+divert='chroot "$1" dpkg-divert --quiet --local --rename --add'
+# shellcheck disable=SC2016  # the same
 cmd=(mmdebstrap --mode=root --variant=minbase --architectures=arm64 --format=tar
   --components="main,non-free-firmware"
   --dpkgopt=force-unsafe-io
+  "${slim[@]}"
   --include="$(IFS=,; echo "${PI_PACKAGES[*]}")"
-  --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"'
+  --essential-hook="$divert /usr/sbin/update-initramfs && ln -s /bin/true \"\$1/usr/sbin/update-initramfs\""
+  --essential-hook="$divert /usr/sbin/depmod && ln -s /bin/true \"\$1/usr/sbin/depmod\""
+  --essential-hook="$divert /usr/bin/systemd-hwdb && ln -s /bin/true \"\$1/usr/bin/systemd-hwdb\""
+  --essential-hook="$divert /usr/bin/$python"
+  --essential-hook="upload $wrapper /usr/bin/$python"
+  --essential-hook="chmod 755 \"\$1/usr/bin/$python\""
+  --essential-hook='mkdir -p "$1/etc/ssh" && for t in rsa ecdsa ed25519; do : >"$1/etc/ssh/ssh_host_${t}_key"; done'
   --customize-hook="sync-in $layer/rootfs /"
-  --customize-hook='rm "$1/usr/sbin/update-initramfs" && chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs'
-  --customize-hook='t=$(date +%s); chroot "$1" update-initramfs -c -k all && echo "  mkinitramfs: $(( $(date +%s) - t )) s"'
-  # raspi-firmware's kernel hook ran while /etc/default/raspi-firmware was still the
-  # package default: run it again so cmdline.txt names LABEL=RASPIROOT.
-  --customize-hook='for k in "$1"/lib/modules/*; do chroot "$1" /etc/kernel/postinst.d/z50-raspi-firmware "$(basename "$k")"; done'
-  --customize-hook='chroot "$1" sh -c "lsinitramfs /boot/initrd.img-*" | tr - _ >"$1/tmp/initrd.list"; for m in '"$modules"'; do m=$(echo "$m" | tr - _); grep -q "/$m.ko" "$1/tmp/initrd.list" || { echo "initramfs lacks module $m (hardware/rootfs/etc/initramfs-tools/modules)" >&2; exit 1; }; done; rm "$1/tmp/initrd.list"'
+  --customize-hook="bash $here/10-rootfs.finish.sh \"\$1\" $python '$modules'"
   --customize-hook='chroot "$1" systemctl enable systemd-networkd.service systemd-timesyncd.service'
   --customize-hook='chroot "$1" systemctl disable e2scrub_reap.service || true'
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*'
