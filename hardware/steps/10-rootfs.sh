@@ -122,6 +122,9 @@ cmd=(mmdebstrap --mode=root --variant=minbase --architectures=arm64 --format=tar
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*'
   --customize-hook=': > "$1/etc/machine-id"; rm -f "$1/var/lib/dbus/machine-id"'
   --customize-hook='chroot "$1" passwd --lock root >/dev/null'
+  # The --dpkgopt lines stay in the image (dpkg.cfg.d/99mmdebstrap): keep the path
+  # filters, drop force-unsafe-io — a card's own dpkg must fsync (power cuts happen).
+  --customize-hook='sed -i "/^force-unsafe-io\$/d" "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"'
   "$distro" "$tar.partial" "$mirror")
 show "${cmd[@]}"
 t=$SECONDS

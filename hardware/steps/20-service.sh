@@ -62,13 +62,15 @@ taken_gid="$(awk -F: -v id="$KIT_GID" '$3 == id && $1 != user { print $1 }' user
 t=$SECONDS
 step "dpkg -i $(basename "${debs[0]}") in the image (emulated arm64)"
 cp "${debs[0]}" "$tree/tmp/"
+# --force-unsafe-io: no fsync per file, the tree becomes an image file (the card's own
+# dpkg keeps its fsyncs: step 10 leaves the option out of the image's dpkg config).
 # The chroot's /proc, /sys and /dev live in a private mount namespace: they end with the
 # command, even when the build is killed, so none can outlast it on the host (where a
 # later walk or rm -rf of the tree would enter them).
 # shellcheck disable=SC2016  # the inner sh expands its own $1
 cmd=(unshare --mount --propagation private sh -ec 'tree="$1"; shift
   mount -t proc proc "$tree/proc"; mount --rbind /sys "$tree/sys"; mount --rbind /dev "$tree/dev"
-  exec chroot "$tree" "$@"' sh "$tree" env DEBIAN_FRONTEND=noninteractive dpkg -i "/tmp/$(basename "${debs[0]}")")
+  exec chroot "$tree" "$@"' sh "$tree" env DEBIAN_FRONTEND=noninteractive dpkg --force-unsafe-io -i "/tmp/$(basename "${debs[0]}")")
 show "${cmd[@]}"
 "${cmd[@]}" 2>&1 | sed 's/^/    /' || die "the service's .deb did not install into the image (dpkg above)" \
   "its Depends must be in hardware/image.conf's PI_PACKAGES (the image installs with dpkg, offline)"
@@ -119,6 +121,8 @@ case "$root_pw" in '!'*|'*'*) ;; *) die "root has a usable password in the image
 awk -F: '$2 !~ /^[!*]/ { bad = bad " " $1 } END { if (bad) { print "  users with a password:" bad; exit 1 } }' \
   "$tree/etc/shadow" || die "an account in the image has a password" "lock it (passwd --lock): logins are key-only"
 echo "  no host keys, empty machine-id, every password locked"
+! grep -rqs '^force-unsafe-io' "$tree/etc/dpkg/dpkg.cfg.d/" || die "the image's dpkg config skips fsync (force-unsafe-io in /etc/dpkg/dpkg.cfg.d/)" \
+  "leave it to the build's own dpkg calls (hardware/steps/10-rootfs.sh): a card that loses power during an upgrade would keep half-written files"
 
 step "installed package list → $(basename "$packages")"
 dpkg-query --admindir="$tree/var/lib/dpkg" -W \

@@ -145,6 +145,9 @@ cmd=(mmdebstrap --mode=root --variant=minbase --format=directory
   --customize-hook='echo debian > "$1/etc/hostname" && printf "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" > "$1/etc/hosts"'
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*'
   --customize-hook=': > "$1/etc/machine-id"; rm -f "$1/var/lib/dbus/machine-id"'
+  # --dpkgopt lines stay in the image (dpkg.cfg.d/99mmdebstrap): a machine's own dpkg
+  # must fsync (power cuts, hard resets), so force-unsafe-io goes.
+  --customize-hook='sed -i "/^force-unsafe-io\$/d" "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"'
   "$distro" "$mnt" "$mirror")
 show "${cmd[@]}"
 "${cmd[@]}" || die "mmdebstrap failed (log above)" "check that $mirror is reachable (plain HTTP) and the packages exist in $distro"
