@@ -54,12 +54,15 @@ def test_rows_go_from_one_process_to_the_other_whole(tmp_path: Path) -> None:
     assert lanes.read_rows(path) == []
 
 
+def beside_of(rows: list[Row]) -> dict[str, str]:
+    return {r.layer.name: r.facts["beside"] for r in rows}
+
+
 def test_each_row_names_what_ran_beside_it() -> None:
     rows = [row("wheel", 0, 10), row("deb", 10, 20), row("hardware", 5, 15), row("pex", 30, 40)]
     rows.append(row("rpm", 0, 0, "never measured"))
     lanes.note_beside(rows)
-    said = {r.layer.name: r.facts["beside"] for r in rows}
-    assert said == {
+    assert beside_of(rows) == {
         "wheel": "hardware",
         "deb": "hardware",
         "hardware": "wheel, deb",
@@ -123,8 +126,7 @@ def test_compare_measures_the_long_builds_in_a_second_lane(
     assert argv[1:4] == ["compare", "--layers", "hardware,omnibus"]
     final = written[-1]
     assert [r.layer.name for r in final] == ["wheel", "omnibus", "packer", "hardware"]
-    beside = {r.layer.name: r.facts["beside"] for r in final}
-    assert beside == {
+    assert beside_of(final) == {
         "wheel": "hardware",
         "packer": "omnibus, hardware",
         "hardware": "wheel, packer",
