@@ -68,6 +68,8 @@ def test_figures_are_the_artifacts_own(results: dict[str, object]) -> None:
     assert re.fullmatch(r"passed \(\d+ passed.*\)", facts["contract"]), facts["contract"]
     # the host brings the Python: a base component's fix is its apt upgrade, no rebuild
     assert "apt upgrade" in facts["patch"] and "patch_s" not in runs
+    # one layer: no second lane, nothing measured beside it
+    assert facts["beside"] == "nothing (alone)"
 
 
 def test_the_report_names_machine_and_figures(results: dict[str, object]) -> None:
