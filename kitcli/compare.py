@@ -76,6 +76,8 @@ def compare_cmd(
     if update_readme:
         report.readme_parts(README)
     chosen = measure.known(names or list(layers.discover()))
+    if rows_to is not None:  # a second lane: in the order its parent chose (lanes.split)
+        chosen = [layers.get(n) for n in names]
     d = distro or settings.default_distro
     if d not in settings.distros:
         raise KitError(

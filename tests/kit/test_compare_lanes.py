@@ -83,9 +83,13 @@ def test_a_lane_that_ends_early_fails_the_rows_it_never_wrote(tmp_path: Path) ->
     assert got[1].error == f"the second lane ended (exit 3) before measuring it — its log: {log}"
 
 
+measured: list[str] = []
+
+
 def fake_measure(
     settings: Settings, layer: layers.Layer, distro: str, runs: int, reproducible: bool
 ) -> Row:
+    measured.append(layer.name)
     clock = {"wheel": (0, 10), "packer": (10, 20), "hardware": (0, 15), "omnibus": (15, 25)}
     return row(layer.name, *clock[layer.name])
 
@@ -105,9 +109,11 @@ def test_compare_measures_the_long_builds_in_a_second_lane(
     def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         """The lane's own command, run here in-process (its measure is the fake one)."""
         started.append(argv)
+        measured.clear()
         rows_to = Path(argv[argv.index("--rows-to") + 1])
         done = CliRunner().invoke(cli.app, [*argv[1:-2], "--rows-to", str(rows_to)])
         assert done.exit_code == 0, done.output
+        assert measured == ["hardware", "omnibus"]  # in the order given: its VM first
         log.write_text(done.output, encoding="utf-8")
         return subprocess.Popen([sys.executable, "-c", "pass"])
 
