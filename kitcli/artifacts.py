@@ -28,6 +28,20 @@ def main_artifacts(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_file() and not p.name.endswith(SIDE_SUFFIXES))
 
 
+COMPRESSED = (".xz", ".gz", ".zst")
+
+
+def shipped(out: Path) -> list[Path]:
+    """The artifact files a host downloads: the main ones, minus an uncompressed copy kept
+    beside its compressed twin (the Pi image's .img, which the test boots, beside the
+    .img.xz that is flashed)."""
+    return [
+        p
+        for p in main_artifacts(out)
+        if not any((p.parent / (p.name + ext)).is_file() for ext in COMPRESSED)
+    ]
+
+
 def sboms(out: Path) -> list[Path]:
     """SBOM files a build wrote beside its artifacts (CycloneDX or SPDX)."""
     return sorted(

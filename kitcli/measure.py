@@ -98,7 +98,7 @@ def measure_build(settings: Settings, layer: Layer, distro: str, row: Row) -> Pa
         layer, layer.build_distro(settings, distro), settings.version, layer.target_arch
     )
     image = out / "image.json"  # a container image lives in the engine, not in a file
-    found = artifacts.main_artifacts(out)
+    found = artifacts.shipped(out)
     if image.is_file():
         built = json.loads(image.read_text())
         # What a registry stores and a host pulls: the build's `docker save | gzip` of it.

@@ -186,3 +186,12 @@ def test_update_readme_needs_its_markers(tmp_path: Path, page: str) -> None:
         report.readme_parts(readme)
     assert "--update-readme" in err.value.fix or "swap" in err.value.fix
     assert readme.read_text() == page
+
+
+def test_the_size_is_what_a_host_downloads(tmp_path: Path) -> None:
+    """An uncompressed copy beside its compressed twin (the Pi image's .img, booted by
+    the test, beside the .img.xz that is flashed) is not counted; a lone file is."""
+    for name, size in (("pi.img", 1000), ("pi.img.xz", 200), ("pi.sha256", 90), ("vm.qcow2", 50)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    assert [p.name for p in artifacts.shipped(tmp_path)] == ["pi.img.xz", "vm.qcow2"]
+    assert "pi.img" in [p.name for p in artifacts.main_artifacts(tmp_path)]
