@@ -97,9 +97,9 @@ slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
 # Stand-ins while packages install, each undone by the finish hook, which runs the real
 # jobs side by side on both cores (steps/10-rootfs.finish.sh): update-initramfs, depmod
 # and systemd-hwdb → /bin/true; /usr/bin/$python → a wrapper that skips only the
-# postinsts' stdlib byte-compile pass. Empty files stand in for openssh-server's host keys, so its
-# postinst does not make keys (≈ 40 s emulated) that every card would share: the last
-# hooks delete them, and each card makes its own on first boot.
+# postinsts' stdlib byte-compile pass. Empty files stand in for openssh-server's host
+# keys, so its postinst does not make keys (≈ 40 s emulated) that every card would share:
+# the last hooks delete them, and each card makes its own on first boot.
 # shellcheck disable=SC2016  # single quotes on purpose: mmdebstrap's hooks get the root as $1
 divert='chroot "$1" dpkg-divert --quiet --local --rename --add'
 # shellcheck disable=SC2016  # the same
