@@ -353,16 +353,7 @@ def write(rows: list[Row], out: Path, runs: int, distro: str, version: str) -> d
                 "distro": distro,
                 "version": version,
                 "runs": runs,
-                "layers": [
-                    {
-                        "layer": r.layer.name,
-                        "error": r.error,
-                        "runs": r.runs,
-                        "facts": r.facts,
-                        "misses": misses(r),
-                    }
-                    for r in rows
-                ],
+                "layers": [r.to_json() | {"misses": misses(r)} for r in rows],
             },
             indent=2,
         )
