@@ -8,8 +8,9 @@
 # Prints progress on stderr and ONLY the tar's path on stdout:
 #   /var/cache/kit/pi-rootfs/debian-trixie-arm64-<hash>.tar
 #
-# <hash> covers this script, hardware/image.conf's package list (PI_PACKAGES) and every
-# file under hardware/rootfs/, the distro and the mirror.
+# <hash> covers this script and its two helpers (10-rootfs.native.sh, 10-rootfs.finish.sh),
+# hardware/image.conf's package list (PI_PACKAGES), every file under hardware/rootfs/, the
+# distro and the mirror.
 #
 # What the root holds (and why):
 #   - minbase + PI_PACKAGES: raspi-firmware (GPU firmware, config.txt/cmdline.txt hooks) and
@@ -47,7 +48,7 @@ done
 hash="$(
   {
     printf 'distro=%s\nmirror=%s\npackages=%s\n' "$distro" "$mirror" "${PI_PACKAGES[*]}"
-    (cd "$layer" && find steps/10-rootfs.sh steps/10-rootfs.finish.sh rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
+    (cd "$layer" && find steps/10-rootfs.sh steps/10-rootfs.finish.sh steps/10-rootfs.native.sh rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
     (cd "$layer" && find rootfs -printf '%p %m\n' | LC_ALL=C sort)
   } | sha256sum | cut -c1-16
 )"
@@ -68,22 +69,11 @@ mkdir -p "$store" || die "cannot create $store" "check the cache dir path and fr
 # The initramfs modules that must land in the initrd (checked after mkinitramfs).
 modules="$(grep -v '^#' "$layer/rootfs/etc/initramfs-tools/modules" | tr '\n' ' ')"
 
-# The distro's interpreter, whose postinsts byte-compile the standard library.
+# The distro's interpreter, whose postinsts byte-compile python's standard library.
 case "$distro" in
   trixie) python=python3.13 ;;
   *) die "no python3.X known for $distro here" "add the release's python3.X to the case in $0" ;;
 esac
-# The stand-in for /usr/bin/$python while packages install (see the hooks below).
-wrapper="$(mktemp)"
-kit_on_exit "rm -f '$wrapper'"
-cat >"$wrapper" <<EOF
-#!/bin/sh
-# Only while kit's Pi rootfs installs packages (hardware/steps/10-rootfs.sh): the stdlib
-# byte-compile pass of $python's postinsts is skipped here and run on both cores at the
-# end (steps/10-rootfs.finish.sh). Every other call is the real interpreter.
-[ "\$1 \$2 \$3" = "-E -S /usr/lib/$python/py_compile.py" ] && exit 0
-exec /usr/bin/$python.distrib "\$@"
-EOF
 
 # No manual pages, info pages, translations or documentation but the copyright files: an
 # appliance is not read on its console, and every file dpkg unpacks is emulated work.
@@ -94,12 +84,14 @@ for path in /usr/share/man/ /usr/share/info/ /usr/share/locale/ /usr/share/doc/;
 done
 slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
 
-# Stand-ins while packages install, each undone by the finish hook, which runs the real
-# jobs side by side on both cores (steps/10-rootfs.finish.sh): update-initramfs, depmod
-# and systemd-hwdb → /bin/true; /usr/bin/$python → a wrapper that skips only the
-# postinsts' stdlib byte-compile pass. Empty files stand in for openssh-server's host
-# keys, so its postinst does not make keys (≈ 40 s emulated) that every card would share:
-# the last hooks delete them, and each card makes its own on first boot.
+# Native helpers (steps/10-rootfs.native.sh): Debian's amd64 python3.X, depmod and
+# systemd-hwdb of the root's own versions, for the byte-exact work — python's postinsts
+# byte-compile with it as they install. Stand-ins while packages install, each undone by
+# the finish hook, which runs the real jobs side by side (steps/10-rootfs.finish.sh):
+# update-initramfs, depmod and systemd-hwdb → /bin/true. Empty files stand in for
+# openssh-server's host keys, so its postinst does not make keys (≈ 40 s emulated) that
+# every card would share: the last hooks delete them, and each card makes its own on
+# first boot.
 # shellcheck disable=SC2016  # single quotes on purpose: mmdebstrap's hooks get the root as $1
 divert='chroot "$1" dpkg-divert --quiet --local --rename --add'
 # shellcheck disable=SC2016  # the same
@@ -111,9 +103,7 @@ cmd=(mmdebstrap --mode=root --variant=minbase --architectures=arm64 --format=tar
   --essential-hook="$divert /usr/sbin/update-initramfs && ln -s /bin/true \"\$1/usr/sbin/update-initramfs\""
   --essential-hook="$divert /usr/sbin/depmod && ln -s /bin/true \"\$1/usr/sbin/depmod\""
   --essential-hook="$divert /usr/bin/systemd-hwdb && ln -s /bin/true \"\$1/usr/bin/systemd-hwdb\""
-  --essential-hook="$divert /usr/bin/$python"
-  --essential-hook="upload $wrapper /usr/bin/$python"
-  --essential-hook="chmod 755 \"\$1/usr/bin/$python\""
+  --essential-hook="bash $here/10-rootfs.native.sh \"\$1\" $python $distro $mirror"
   --essential-hook='mkdir -p "$1/etc/ssh" && for t in rsa ecdsa ed25519; do : >"$1/etc/ssh/ssh_host_${t}_key"; done'
   --customize-hook="sync-in $layer/rootfs /"
   --customize-hook="bash $here/10-rootfs.finish.sh \"\$1\" $python '$modules'"

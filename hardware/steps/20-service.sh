@@ -123,6 +123,15 @@ awk -F: '$2 !~ /^[!*]/ { bad = bad " " $1 } END { if (bad) { print "  users with
 echo "  no host keys, empty machine-id, every password locked"
 ! grep -rqs '^force-unsafe-io' "$tree/etc/dpkg/dpkg.cfg.d/" || die "the image's dpkg config skips fsync (force-unsafe-io in /etc/dpkg/dpkg.cfg.d/)" \
   "leave it to the build's own dpkg calls (hardware/steps/10-rootfs.sh): a card that loses power during an upgrade would keep half-written files"
+# The rootfs build's amd64 helpers, their links and its stand-ins (a diverted program
+# keeps its real binary as *.distrib) are the build's, never the card's.
+left="$({ for f in .kit-native lib64 usr/lib64 usr/lib/x86_64-linux-gnu; do
+    [ ! -e "$tree/$f" ] && [ ! -L "$tree/$f" ] || echo "$tree/$f"
+  done
+  find "$tree/usr/bin" "$tree/usr/sbin" -maxdepth 1 -name '*.distrib'; } | head -3)"
+[ -z "$left" ] || die "the image holds the rootfs build's helpers or stand-ins: ${left//$tree/}" \
+  "hardware/steps/10-rootfs.finish.sh removes them: fix it, then rebuild the rootfs (delete its tar in <cache_dir>/pi-rootfs/)"
+echo "  no build-time helpers or stand-ins left"
 
 step "installed package list → $(basename "$packages")"
 dpkg-query --admindir="$tree/var/lib/dpkg" -W \
