@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 10: the Pi's Debian root filesystem (arm64), as a tar in the kit's cache — the slow
-# part (every maintainer script runs under qemu-user emulation, one core), so it is cached
-# by the hash of everything that goes into it and rebuilt only when that changes.
+# part (dpkg and the maintainer scripts run under qemu-user emulation, one core), so it is
+# cached by the hash of everything that goes into it and rebuilt only when that changes.
 #
 # Run by hardware/build.sh; by hand (exact command):
 #   bash hardware/steps/10-rootfs.sh --cache-dir /var/cache/kit --mirror http://deb.debian.org/debian --distro trixie
@@ -84,9 +84,10 @@ for path in /usr/share/man/ /usr/share/info/ /usr/share/locale/ /usr/share/doc/;
 done
 slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
 
-# Native helpers (steps/10-rootfs.native.sh): Debian's amd64 python3.X, depmod and
-# systemd-hwdb of the root's own versions, for the byte-exact work — python's postinsts
-# byte-compile with it as they install. Stand-ins while packages install, each undone by
+# Native helpers (steps/10-rootfs.native.sh): Debian's amd64 perl, python3.X, depmod and
+# systemd-hwdb of the root's own versions, for work whose result does not depend on the
+# CPU — the maintainer scripts' perl runs on them and python's postinsts byte-compile with
+# them as packages install. Stand-ins while packages install, each undone by
 # the finish hook, which runs the real jobs side by side (steps/10-rootfs.finish.sh):
 # update-initramfs, depmod and systemd-hwdb → /bin/true. Empty files stand in for
 # openssh-server's host keys, so its postinst does not make keys (≈ 40 s emulated) that
