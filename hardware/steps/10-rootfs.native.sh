@@ -18,11 +18,11 @@
 # it cannot be had (another version for amd64 on the mirror, a failed download) it says
 # so and changes nothing: the root is built all-emulated — slower, the same.
 #
-# How: the root gets /lib64 → usr/lib64/ld-linux-x86-64.so.2 → /.kit-native's (the amd64
-# loader's path) and /usr/lib/x86_64-linux-gnu → /.kit-native's (its libraries and perl
-# modules; an arm64 root has none of these paths), so the helpers run by their own paths
-# under chroot; the root's /usr/bin/perl and /usr/bin/python3.X are diverted (dpkg-divert) to
-# small wrappers.
+# How: the root gets /lib64 → usr/lib64, a directory holding ld-linux-x86-64.so.2 →
+# /.kit-native's (the amd64 loader's path), and /usr/lib/x86_64-linux-gnu → /.kit-native's
+# (its libraries and perl modules); an arm64 root has none of these paths. The helpers then
+# run by their own paths under chroot; the root's /usr/bin/perl and /usr/bin/python3.X are
+# diverted (dpkg-divert) to small wrappers.
 #
 # Run by step 10 as an mmdebstrap essential hook (exact command):
 #   bash hardware/steps/10-rootfs.native.sh ROOT PYTHON DISTRO MIRROR
