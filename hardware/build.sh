@@ -52,6 +52,8 @@ done
   || die "PI_ROOT_FREE_MIB=$PI_ROOT_FREE_MIB in hardware/image.conf is not a whole number of MiB" "use e.g. 256"
 [[ "$PI_XZ_LEVEL" =~ ^[0-9]$ ]] \
   || die "PI_XZ_LEVEL=$PI_XZ_LEVEL in hardware/image.conf is not an xz level 0..9" "use 1 (fast) … 6 (xz's default, smaller)"
+[[ "$PI_NATIVE_HELPERS" =~ ^[01]$ ]] \
+  || die "PI_NATIVE_HELPERS=$PI_NATIVE_HELPERS in hardware/image.conf is not 0 or 1" "use 1 (native helpers, faster) or 0 (all emulated)"
 
 # Prerequisites first, before any minute is spent: binfmt is the classic breakage.
 grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \

@@ -9,8 +9,8 @@
 #   /var/cache/kit/pi-rootfs/debian-trixie-arm64-<hash>.tar
 #
 # <hash> covers this script and its two helpers (10-rootfs.native.sh, 10-rootfs.finish.sh),
-# hardware/image.conf's package list (PI_PACKAGES), every file under hardware/rootfs/, the
-# distro and the mirror.
+# hardware/image.conf's package list (PI_PACKAGES) and PI_NATIVE_HELPERS, every file under
+# hardware/rootfs/, the distro and the mirror.
 #
 # What the root holds (and why):
 #   - minbase + PI_PACKAGES: raspi-firmware (GPU firmware, config.txt/cmdline.txt hooks) and
@@ -47,7 +47,7 @@ done
 
 hash="$(
   {
-    printf 'distro=%s\nmirror=%s\npackages=%s\n' "$distro" "$mirror" "${PI_PACKAGES[*]}"
+    printf 'distro=%s\nmirror=%s\npackages=%s\nnative=%s\n' "$distro" "$mirror" "${PI_PACKAGES[*]}" "$PI_NATIVE_HELPERS"
     (cd "$layer" && find steps/10-rootfs.sh steps/10-rootfs.finish.sh steps/10-rootfs.native.sh rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
     (cd "$layer" && find rootfs -printf '%p %m\n' | LC_ALL=C sort)
   } | sha256sum | cut -c1-16
@@ -93,6 +93,9 @@ slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
 # openssh-server's host keys, so its postinst does not make keys (≈ 40 s emulated) that
 # every card would share: the last hooks delete them, and each card makes its own on
 # first boot.
+native=() # PI_NATIVE_HELPERS=0: none, all emulated
+[ "$PI_NATIVE_HELPERS" = 0 ] \
+  || native=(--essential-hook="bash $here/10-rootfs.native.sh \"\$1\" $python $distro $mirror")
 # shellcheck disable=SC2016  # single quotes on purpose: mmdebstrap's hooks get the root as $1
 divert='chroot "$1" dpkg-divert --quiet --local --rename --add'
 # shellcheck disable=SC2016  # the same
@@ -100,11 +103,11 @@ cmd=(mmdebstrap --mode=root --variant=minbase --architectures=arm64 --format=tar
   --components="main,non-free-firmware"
   --dpkgopt=force-unsafe-io
   "${slim[@]}"
+  "${native[@]}"
   --include="$(IFS=,; echo "${PI_PACKAGES[*]}")"
   --essential-hook="$divert /usr/sbin/update-initramfs && ln -s /bin/true \"\$1/usr/sbin/update-initramfs\""
   --essential-hook="$divert /usr/sbin/depmod && ln -s /bin/true \"\$1/usr/sbin/depmod\""
   --essential-hook="$divert /usr/bin/systemd-hwdb && ln -s /bin/true \"\$1/usr/bin/systemd-hwdb\""
-  --essential-hook="bash $here/10-rootfs.native.sh \"\$1\" $python $distro $mirror"
   --essential-hook='mkdir -p "$1/etc/ssh" && for t in rsa ecdsa ed25519; do : >"$1/etc/ssh/ssh_host_${t}_key"; done'
   --customize-hook="sync-in $layer/rootfs /"
   --customize-hook="bash $here/10-rootfs.finish.sh \"\$1\" $python '$modules'"
