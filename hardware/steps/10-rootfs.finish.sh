@@ -63,9 +63,7 @@ rc=0
 timed hwdb in_root /usr/bin/systemd-hwdb --usr update || rc=1
 wait "$depmod_pid" || rc=1
 
-rm -f "$root/lib64" "$root/usr/lib64/ld-linux-x86-64.so.2" "$root/usr/lib/x86_64-linux-gnu"
-[ ! -d "$root/usr/lib64" ] || rmdir "$root/usr/lib64" # fails if a package put a file there: look first
-rm -rf --one-file-system "$root/.kit-native"
+bash "$(dirname "${BASH_SOURCE[0]}")/10-rootfs.native.sh" --remove "$root"
 [ "$rc" -eq 0 ] || { echo "finishing the root failed (depmod's or hwdb's lines above)"; exit 1; }
 
 initramfs() {

@@ -28,51 +28,62 @@
 #   bash hardware/steps/10-rootfs.native.sh ROOT PYTHON DISTRO MIRROR
 # ROOT: the tree mmdebstrap builds (its arm64 package lists in var/lib/apt/lists);
 # PYTHON: the distro's python3.X; DISTRO, MIRROR: as for the root.
+# And by the finish, to take the helpers and their paths out again:
+#   bash hardware/steps/10-rootfs.native.sh --remove ROOT
 set -euo pipefail
+
+loader=ld-linux-x86-64.so.2
+# remove_helpers — the helpers and the paths they need out of $root (an arm64 root has
+# none of these paths; rmdir fails if a package put a file in /usr/lib64: look first).
+remove_helpers() {
+  rm -f "$root/lib64" "$root/usr/lib64/$loader" "$root/usr/lib/x86_64-linux-gnu"
+  [ ! -d "$root/usr/lib64" ] || rmdir "$root/usr/lib64"
+  rm -rf --one-file-system "$root/.kit-native"
+}
+if [ "${1:-}" = --remove ]; then
+  root="${2:?the root directory}"
+  remove_helpers
+  exit 0
+fi
 
 root="${1:?the root directory}" python="${2:?python3.X}" distro="${3:?the distro}" mirror="${4:?the mirror}"
 native="$root/.kit-native"
-loader=ld-linux-x86-64.so.2
 
 # The binary packages the helpers come from, each pinned to the arm64 root's version.
 pinned=(perl-base "$python-minimal" "lib$python-minimal" udev libsystemd-shared kmod)
 # Unpinned: kmod dlopens the (de)compressors of .ko.xz/.ko.zst (not in its Depends).
 extra=(liblzma5 libzstd1)
 
-# version_of PKG — its version in the root's arm64 package lists ("" unless exactly one).
-version_of() {
-  local lists=("$root"/var/lib/apt/lists/*_binary-arm64_Packages*) versions
+# versions PKG… — "PKG VERSION" for each PKG in the root's arm64 package lists (one pass
+# over them; a package listed in several versions gets a line per version).
+versions() {
+  local lists=("$root"/var/lib/apt/lists/*_binary-arm64_Packages*)
   [ -e "${lists[0]}" ] || return 0
-  versions="$(/usr/lib/apt/apt-helper cat-file "${lists[@]}" \
-    | awk -v p="$1" '$1 == "Package:" { n = ($2 == p) } n && $1 == "Version:" { print $2 }' | sort -u)"
-  [ "$(wc -l <<<"$versions")" -eq 1 ] && echo "$versions"
-  return 0
+  /usr/lib/apt/apt-helper cat-file "${lists[@]}" | awk -v want="$*" '
+    BEGIN { split(want, w, " "); for (i in w) wanted[w[i]] = 1 }
+    $1 == "Package:" { p = ($2 in wanted) ? $2 : "" }
+    p != "" && $1 == "Version:" { print p, $2 }' | sort -u
 }
 
 # emulated WHY — say why, leave the root as it was; the build goes on all-emulated.
 emulated() {
   echo "  native helpers: none ($1) — every step runs emulated (slower, same result)"
-  unlink_paths
-  rm -rf --one-file-system "$native"
+  remove_helpers
   exit 0
 }
 
 # The paths the helpers need in the root, none of which an arm64 root has.
 paths=(/lib64 /usr/lib64 /usr/lib/x86_64-linux-gnu)
-# unlink_paths — take them out again (what the finish does too).
-unlink_paths() {
-  rm -f "$root/lib64" "$root/usr/lib64/$loader" "$root/usr/lib/x86_64-linux-gnu"
-  [ ! -d "$root/usr/lib64" ] || rmdir "$root/usr/lib64"
-}
 
 t=$SECONDS
 for path in "${paths[@]}"; do
   [ ! -e "$root$path" ] && [ ! -L "$root$path" ] || emulated "the root already has $path"
 done
+found="$(versions "${pinned[@]}")"
 include=()
 for pkg in "${pinned[@]}"; do
-  v="$(version_of "$pkg")"
-  [ -n "$v" ] || emulated "no single version of $pkg in the root's package lists"
+  v="$(awk -v p="$pkg" '$1 == p { print $2 }' <<<"$found")"
+  [ -n "$v" ] && [ "$(wc -l <<<"$v")" -eq 1 ] || emulated "no single version of $pkg in the root's package lists"
   include+=("$pkg=$v")
 done
 include+=("${extra[@]}")
